@@ -1,0 +1,3 @@
+export * from './settings.js';
+export * from './stats.js';
+export * from './signalling.js';

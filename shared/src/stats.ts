@@ -1,0 +1,24 @@
+import { z } from 'zod';
+
+/** Per-filtered-stream statistics the server pushes to the room about once a second. */
+export const FilterStatsSchema = z.object({
+  peerId: z.string(),
+  state: z.enum(['starting', 'running', 'stopped', 'failed']),
+  width: z.number(),
+  height: z.number(),
+  fpsIn: z.number(),
+  fpsOut: z.number(),
+  dropped: z.number(),
+  /** Median milliseconds per stage over the last window. */
+  decodeMs: z.number().nullable(),
+  processMs: z.number().nullable(),
+  encodeMs: z.number().nullable(),
+  /** decode + wait + process + encode: what the filter adds to the raw path. */
+  addedLatencyMs: z.number().nullable(),
+  processor: z.string(),
+  /** Why frames currently pass through unedited (null when edited). */
+  passthroughReason: z.string().nullable(),
+  /** Milliseconds from the last settings change to the first frame made with it. */
+  lastSwitchMs: z.number().nullable(),
+});
+export type FilterStats = z.infer<typeof FilterStatsSchema>;
