@@ -33,6 +33,11 @@ export const ClientRequestSchema = z.discriminatedUnion('type', [
       transportId: id,
       kind: z.enum(['audio', 'video']),
       rtpParameters: jsonObject,
+      /** The camera's capture size, so the filter loop keeps its aspect ratio. */
+      videoSize: z
+        .object({ width: z.number().int().min(16).max(4096), height: z.number().int().min(16).max(4096) })
+        .strict()
+        .optional(),
     })
     .strict(),
   z.object({ type: z.literal('consume'), transportId: id, producerId: id }).strict(),

@@ -1,0 +1,111 @@
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Server as IoServer } from 'socket.io';
+import { MAX_MESSAGE_BYTES } from '@portrait-edit/shared';
+import { RoomTokens } from './auth/room-token.js';
+import { loadConfig, type ServerConfig } from './config.js';
+import { liveFfmpegPids } from './filter/ffmpeg-process.js';
+import { PortAllocator } from './filter/port-allocator.js';
+import { createApi } from './http/api.js';
+import { serveStatic } from './http/static-files.js';
+import { WorkerPool } from './media/worker-pool.js';
+import { RoomRegistry } from './room-registry.js';
+import { attachSignalling } from './signalling/signalling-server.js';
+
+export interface RunningServer {
+  url: string;
+  config: ServerConfig;
+  tokens: RoomTokens;
+  registry: RoomRegistry;
+  resources: () => ServerResources;
+  close: () => Promise<void>;
+}
+
+export interface ServerResources {
+  rooms: number;
+  peers: number;
+  transports: number;
+  producers: number;
+  consumers: number;
+  filterSlotsUsed: number;
+  ffmpegPids: number[];
+  decoderPortsAllocated: number;
+}
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+/** Starts the SFU, signalling and HTTP server. */
+export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
+  const config = loadConfig(overrides);
+  const clientDist = config.clientDist ?? path.resolve(HERE, '../../client/dist');
+  const workers = new WorkerPool({ count: config.numWorkers, rtcMinPort: config.rtcMinPort, rtcMaxPort: config.rtcMaxPort });
+  await workers.start();
+  const tokens = new RoomTokens(config.tokenSecret);
+  const ports = new PortAllocator(config.ffmpegMinPort, config.ffmpegMaxPort);
+  const slots = { used: 0 };
+  const registry = new RoomRegistry(workers, { config, ports, slots }, config);
+
+  const resources = (): ServerResources => {
+    const rooms = registry.liveRooms().map((r) => r.resources());
+    const sum = (k: 'peers' | 'transports' | 'producers' | 'consumers') => rooms.reduce((n, r) => n + r[k], 0);
+    return {
+      rooms: rooms.length,
+      peers: sum('peers'),
+      transports: sum('transports'),
+      producers: sum('producers'),
+      consumers: sum('consumers'),
+      filterSlotsUsed: slots.used,
+      ffmpegPids: [...liveFfmpegPids],
+      decoderPortsAllocated: ports.allocated,
+    };
+  };
+  const api = createApi({
+    config,
+    tokens,
+    registry,
+    resources,
+    health: () => ({ ok: true, workers: workers.size, rooms: registry.liveRooms().length, processor: config.processor }),
+  });
+
+  const httpServer = http.createServer((req, res) => {
+    void api(req, res).then((handled) => {
+      if (!handled) serveStatic(clientDist, req, res);
+    });
+  });
+  const io = new IoServer(httpServer, {
+    maxHttpBufferSize: MAX_MESSAGE_BYTES,
+    cors: { origin: config.allowedOrigins === '*' ? true : config.allowedOrigins },
+    allowRequest: (req, cb) => {
+      const origin = req.headers.origin;
+      if (config.allowedOrigins === '*' || !origin) return cb(null, true);
+      cb(config.allowedOrigins.includes(origin) ? null : 'origin not allowed', config.allowedOrigins.includes(origin));
+    },
+  });
+  attachSignalling(io, tokens, registry);
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  const addr = httpServer.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+
+  return {
+    url,
+    config,
+    tokens,
+    registry,
+    resources,
+    close: async () => {
+      io.close();
+      registry.closeAll();
+      // Give pipelines a moment to stop their ffmpeg children.
+      const t0 = Date.now();
+      while (liveFfmpegPids.size && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 50));
+      workers.close();
+      await new Promise<void>((r) => httpServer.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import crypto from 'node:crypto';
+import { TokenPayloadSchema, type TokenPayload } from '@portrait-edit/shared';
+
+/**
+ * Room tokens: base64url(JSON payload) + "." + base64url(HMAC-SHA256). A token is a capability
+ * (join room R with role X until exp), like an invite link; the server keeps no session state.
+ */
+export class RoomTokens {
+  constructor(private readonly secret: Buffer) {}
+
+  sign(payload: TokenPayload): string {
+    const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+    return `${body}.${this.mac(body)}`;
+  }
+
+  /** Returns the payload, or throws an Error whose message says what is wrong. */
+  verify(token: unknown, nowSeconds = Math.floor(Date.now() / 1000)): TokenPayload {
+    if (typeof token !== 'string' || token.length === 0) throw new Error('missing token');
+    if (token.length > 2048) throw new Error('token too long');
+    const dot = token.indexOf('.');
+    if (dot <= 0 || dot !== token.lastIndexOf('.')) throw new Error('malformed token');
+    const body = token.slice(0, dot);
+    const sig = Buffer.from(token.slice(dot + 1), 'base64url');
+    const expected = Buffer.from(this.mac(body), 'base64url');
+    if (sig.length !== expected.length || !crypto.timingSafeEqual(sig, expected)) {
+      throw new Error('bad token signature');
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+    } catch {
+      throw new Error('malformed token');
+    }
+    const parsed = TokenPayloadSchema.safeParse(json);
+    if (!parsed.success) throw new Error('malformed token payload');
+    if (parsed.data.exp <= nowSeconds) throw new Error('token expired');
+    return parsed.data;
+  }
+
+  private mac(body: string): string {
+    return crypto.createHmac('sha256', this.secret).update(body).digest('base64url');
+  }
+}

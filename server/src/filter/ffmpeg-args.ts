@@ -1,0 +1,79 @@
+/**
+ * ffmpeg command lines for the filter loop, built only from numbers the server chose
+ * (ports, sizes, SSRC): nothing a client sends reaches them. They run through spawn with an
+ * argument array, never a shell.
+ */
+export interface DecodeArgs {
+  width: number;
+  height: number;
+}
+
+/** SDP that tells ffmpeg where RTP for the consumed VP8 stream arrives. */
+export function decoderSdp(rtpPort: number, payloadType: number): string {
+  return [
+    'v=0',
+    'o=- 0 0 IN IP4 127.0.0.1',
+    's=portrait-edit decoder',
+    'c=IN IP4 127.0.0.1',
+    't=0 0',
+    `m=video ${rtpPort} RTP/AVP ${payloadType}`,
+    `a=rtcp:${rtpPort + 1}`,
+    `a=rtpmap:${payloadType} VP8/90000`,
+    'a=recvonly',
+    '',
+  ].join('\r\n');
+}
+
+/** RTP (SDP on stdin) → raw RGB24 frames of a fixed size on stdout, lowest latency. */
+export function decoderArgs({ width, height }: DecodeArgs): string[] {
+  return [
+    '-hide_banner', '-loglevel', 'error', '-nostats',
+    '-protocol_whitelist', 'pipe,udp,rtp',
+    '-analyzeduration', '0', '-probesize', '32',
+    '-fflags', 'nobuffer', '-flags', 'low_delay',
+    '-reorder_queue_size', '0',
+    '-f', 'sdp', '-i', 'pipe:0',
+    '-an',
+    // A fixed output size keeps the pipe framing simple even when the browser changes its
+    // send resolution (bandwidth or CPU adaptation).
+    '-vf', `scale=${width}:${height}:flags=fast_bilinear`,
+    '-pix_fmt', 'rgb24',
+    '-fps_mode', 'passthrough',
+    '-f', 'rawvideo', 'pipe:1',
+  ];
+}
+
+export interface EncodeArgs {
+  width: number;
+  height: number;
+  rtpPort: number;
+  rtcpPort: number;
+  ssrc: number;
+  payloadType: number;
+  bitrateKbps: number;
+  /** Seconds between forced keyframes: ffmpeg ignores PLI, so receivers rely on this. */
+  keyframeSeconds: number;
+}
+
+/** Raw RGB24 frames on stdin → VP8 (realtime) → RTP to the processed producer's transport. */
+export function encoderArgs(a: EncodeArgs): string[] {
+  return [
+    '-hide_banner', '-loglevel', 'error', '-nostats',
+    // Frames arrive whenever the processor finishes one; stamp them with the wall clock so
+    // RTP timestamps follow real time and dropped frames do not compress time.
+    '-use_wallclock_as_timestamps', '1',
+    '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${a.width}x${a.height}`,
+    '-i', 'pipe:0',
+    '-an',
+    '-pix_fmt', 'yuv420p',
+    '-c:v', 'libvpx',
+    '-deadline', 'realtime', '-cpu-used', '8',
+    '-lag-in-frames', '0', '-auto-alt-ref', '0', '-error-resilient', '1',
+    '-b:v', `${a.bitrateKbps}k`, '-maxrate', `${Math.round(a.bitrateKbps * 1.5)}k`,
+    '-bufsize', `${Math.round(a.bitrateKbps / 2)}k`,
+    '-force_key_frames', `expr:gte(t,n_forced*${a.keyframeSeconds})`,
+    '-fps_mode', 'passthrough',
+    '-f', 'rtp', '-payload_type', String(a.payloadType), '-ssrc', String(a.ssrc),
+    `rtp://127.0.0.1:${a.rtpPort}?rtcpport=${a.rtcpPort}&pkt_size=1200`,
+  ];
+}

@@ -1,0 +1,28 @@
+import type { FrameProcessor } from '@portrait-edit/models';
+import { PassthroughProcessor } from './processors/passthrough.js';
+import { TestInvertProcessor } from './processors/test-invert.js';
+
+/**
+ * Processor factories by name (PE_PROCESSOR). One instance per filtered stream: processors
+ * may keep per-stream state (tracking, smoothing).
+ */
+const factories: Record<string, () => FrameProcessor | Promise<FrameProcessor>> = {
+  passthrough: () => new PassthroughProcessor(),
+  'test-invert': () => new TestInvertProcessor(),
+};
+
+export function registerProcessor(name: string, f: () => FrameProcessor | Promise<FrameProcessor>): void {
+  factories[name] = f;
+}
+
+export function processorNames(): string[] {
+  return Object.keys(factories);
+}
+
+export async function createProcessor(name: string): Promise<FrameProcessor> {
+  const f = factories[name];
+  if (!f) throw new Error(`unknown processor "${name}" (known: ${processorNames().join(', ')})`);
+  const p = await f();
+  await p.init?.();
+  return p;
+}

@@ -1,0 +1,84 @@
+/** Fixed-size ring of recent samples with a median; no allocation per sample. */
+export class RollingSamples {
+  private buf: Float64Array;
+  private scratch: Float64Array;
+  private n = 0;
+  private i = 0;
+
+  constructor(size = 64) {
+    this.buf = new Float64Array(size);
+    this.scratch = new Float64Array(size);
+  }
+
+  add(v: number): void {
+    this.buf[this.i] = v;
+    this.i = (this.i + 1) % this.buf.length;
+    if (this.n < this.buf.length) this.n++;
+  }
+
+  quantile(q: number): number | null {
+    if (this.n === 0) return null;
+    const s = this.scratch.subarray(0, this.n);
+    s.set(this.buf.subarray(0, this.n));
+    s.sort();
+    return s[Math.min(this.n - 1, Math.floor(q * this.n))];
+  }
+
+  median(): number | null {
+    return this.quantile(0.5);
+  }
+
+  clear(): void {
+    this.n = 0;
+    this.i = 0;
+  }
+}
+
+/** Events per second over a sliding one-second-ish window. */
+export class RateMeter {
+  private count = 0;
+  private since = performance.now();
+  private last = 0;
+
+  tick(): void {
+    this.count++;
+  }
+
+  /** Rate since the previous call (call about once a second). */
+  sample(): number {
+    const now = performance.now();
+    const dt = (now - this.since) / 1000;
+    if (dt > 0.2) {
+      this.last = this.count / dt;
+      this.count = 0;
+      this.since = now;
+    }
+    return this.last;
+  }
+}
+
+/**
+ * Matches "start" times to later "end" events in order (e.g. the last RTP packet of a frame
+ * to the decoded frame), forgetting stale starts so a lost frame cannot shift every later
+ * match for good.
+ */
+export class FifoTimer {
+  private times: number[] = [];
+  constructor(private readonly maxPending = 4, private readonly maxAgeMs = 1000) {}
+
+  start(t = performance.now()): void {
+    if (this.times.length >= this.maxPending) this.times.shift();
+    this.times.push(t);
+  }
+
+  /** Milliseconds since the matching start, or null when there is none. */
+  end(now = performance.now()): number | null {
+    while (this.times.length && now - this.times[0] > this.maxAgeMs) this.times.shift();
+    const t = this.times.shift();
+    return t === undefined ? null : now - t;
+  }
+
+  clear(): void {
+    this.times.length = 0;
+  }
+}

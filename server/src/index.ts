@@ -1,0 +1,2 @@
+export { startServer, type RunningServer, type ServerResources } from './app.js';
+export { registerProcessor } from './filter/processor-registry.js';
