@@ -203,7 +203,7 @@ export class FilterPipeline extends EventEmitter {
       encodeMs: roundN(encode),
       addedLatencyMs: roundN(added),
       processor: this.o.processor.name,
-      passthroughReason: this.failureReason ?? l?.passthroughReason ?? 'starting',
+      passthroughReason: this.failureReason ?? (l ? l.passthroughReason : 'starting'),
       lastSwitchMs: roundN(this.lastSwitchMs),
     };
   }

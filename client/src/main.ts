@@ -1,0 +1,150 @@
+import './style.css';
+import type { types } from 'mediasoup-client';
+import type { FilterStats, StreamInfo } from '@portrait-edit/shared';
+import { Call } from './call.js';
+import { Panel } from './ui/panel.js';
+import { Tile } from './ui/tile.js';
+
+const app = document.getElementById('app')!;
+const params = new URLSearchParams(location.search);
+const roomId = params.get('room');
+const token = params.get('token');
+
+/** Handles for end-to-end tests and for people poking at a call from the console. */
+const debug = { state: 'idle' as string, peerId: '', tiles: new Map<string, Tile>(), stats: new Map<string, FilterStats>(), call: null as Call | null, errors: [] as string[] };
+(window as unknown as { __pe: typeof debug }).__pe = debug;
+
+if (!roomId || !token) void landing();
+else void room(roomId, token);
+
+async function landing(): Promise<void> {
+  app.innerHTML = `
+    <main class="landing">
+      <h1>Portrait Edit</h1>
+      <p>A live, 3D-aware portrait filter for video calls: restyle your face from a text or image prompt, or re-render your head from another viewpoint.</p>
+      <button data-testid="create-room">Start a call</button>
+      <p class="status" role="status"></p>
+    </main>`;
+  const btn = app.querySelector('button')!;
+  btn.addEventListener('click', async () => {
+    btn.disabled = true;
+    const res = await fetch('/api/rooms', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const body = await res.json();
+    if (!res.ok) {
+      app.querySelector('.status')!.textContent = body.error?.message ?? 'could not create a room';
+      btn.disabled = false;
+      return;
+    }
+    sessionStorage.setItem(`pe-invite-${body.roomId}`, body.guestToken);
+    location.search = `?room=${body.roomId}&token=${body.hostToken}`;
+  });
+}
+
+async function room(roomId: string, token: string): Promise<void> {
+  app.innerHTML = `
+    <header><h1>Portrait Edit</h1><span class="room">room ${roomId}</span>
+      <button class="invite" data-testid="invite">Copy invite link</button>
+      <button class="leave" data-testid="leave">Leave</button></header>
+    <div class="layout"><section class="grid" data-testid="grid"></section></div>
+    <p class="notice" role="alert" data-testid="notice"></p>`;
+  const grid = app.querySelector('.grid') as HTMLElement;
+  const layout = app.querySelector('.layout') as HTMLElement;
+  const notice = app.querySelector('.notice') as HTMLElement;
+  const say = (msg: string) => {
+    notice.textContent = msg;
+    if (msg) debug.errors.push(msg);
+  };
+
+  const call = new Call(token);
+  debug.call = call;
+  const panel = new Panel(async (p) => {
+    const { settings } = await call.setFilter(p);
+    panel.show(settings);
+  });
+  layout.appendChild(panel.el);
+  void fetch('/api/health').then((r) => r.json()).then((h) => panel.setEngine(h.processor)).catch(() => {});
+
+  const invite = sessionStorage.getItem(`pe-invite-${roomId}`);
+  app.querySelector('.invite')!.addEventListener('click', () => {
+    const link = `${location.origin}/?room=${roomId}&token=${invite ?? token}`;
+    void navigator.clipboard?.writeText(link).catch(() => {});
+    say(`Invite link: ${link}`);
+  });
+  app.querySelector('.leave')!.addEventListener('click', () => {
+    call.leave();
+    location.href = '/';
+  });
+
+  const tileOf = (peerId: string, name = '') => {
+    let t = debug.tiles.get(peerId);
+    if (!t) {
+      t = new Tile(peerId, name || call.peers.get(peerId)?.displayName || 'guest', peerId === call.peerId);
+      debug.tiles.set(peerId, t);
+      if (peerId === call.peerId) grid.prepend(t.el);
+      else grid.appendChild(t.el);
+    }
+    return t;
+  };
+
+  call.on('peerJoined', (p) => tileOf(p.id, p.displayName).setName(p.displayName));
+  call.on('peerLeft', (id) => {
+    debug.tiles.get(id)?.close();
+    debug.tiles.delete(id);
+    debug.stats.delete(id);
+  });
+  call.on('peerSettings', (id, s) => {
+    if (id === call.peerId) panel.show(s);
+  });
+  call.on('track', (peerId, kind, consumer, info) => void showTrack(peerId, kind, consumer, info));
+  call.on('trackClosed', (peerId, kind) => {
+    if (kind === 'video' && peerId !== call.peerId) debug.tiles.get(peerId)?.el.classList.add('no-video');
+  });
+  call.on('stats', (s) => {
+    debug.stats.set(s.peerId, s);
+    debug.tiles.get(s.peerId)?.setServerStats(s);
+  });
+  call.on('notice', (level, message) => say(`${level === 'error' ? '⚠ ' : ''}${message}`));
+  call.on('disconnected', (reason) => {
+    debug.state = 'disconnected';
+    say(`Disconnected from the server (${reason}). Reload to rejoin.`);
+  });
+
+  async function showTrack(peerId: string, kind: 'audio' | 'video', consumer: types.Consumer | null, info: StreamInfo) {
+    const tile = tileOf(peerId);
+    if (kind === 'audio') {
+      if (!consumer) return;
+      tile.audio?.remove();
+      tile.audio = document.createElement('audio');
+      tile.audio.autoplay = true;
+      tile.audio.srcObject = new MediaStream([consumer.track]);
+      tile.el.appendChild(tile.audio);
+      return;
+    }
+    tile.el.classList.remove('no-video');
+    const stream = consumer ? new MediaStream([consumer.track]) : call.localStream!;
+    const replaced = await tile.show(stream, consumer, info.processed, info.producerId);
+    if (replaced && replaced !== consumer) call.closeConsumer(replaced);
+  }
+
+  setInterval(() => {
+    for (const t of debug.tiles.values()) void t.refreshStats().catch(() => {});
+  }, 1000);
+
+  try {
+    debug.state = 'camera';
+    const stream = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15, max: 30 } },
+      audio: true,
+    });
+    debug.state = 'joining';
+    const name = params.get('name') || `guest-${Math.random().toString(36).slice(2, 6)}`;
+    await call.join(name, stream);
+    debug.peerId = call.peerId;
+    tileOf(call.peerId, name);
+    await showTrack(call.peerId, 'video', null, { peerId: call.peerId, kind: 'video', producerId: '', processed: false });
+    debug.state = 'joined';
+  } catch (err) {
+    debug.state = 'failed';
+    say(`Could not join: ${(err as Error).message}`);
+  }
+}

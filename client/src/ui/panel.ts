@@ -1,0 +1,107 @@
+import { VIEW_LIMITS, type FilterSettings, type FilterSettingsPatch } from '@portrait-edit/shared';
+
+/**
+ * The control panel: filter on/off, prompt, strength, viewpoint, tracker overlay. Every
+ * control sends only what changed; the server answers with the settings in force.
+ */
+export class Panel {
+  readonly el: HTMLElement;
+  private enabled!: HTMLInputElement;
+  private prompt!: HTMLInputElement;
+  private strength!: HTMLInputElement;
+  private yaw!: HTMLInputElement;
+  private pitch!: HTMLInputElement;
+  private frontalize!: HTMLInputElement;
+  private overlay!: HTMLInputElement;
+  private status!: HTMLElement;
+  private engine!: HTMLElement;
+
+  constructor(private readonly send: (p: FilterSettingsPatch) => Promise<void>) {
+    this.el = document.createElement('aside');
+    this.el.className = 'panel';
+    this.el.innerHTML = `
+      <h2>Filter</h2>
+      <label class="row"><input type="checkbox" data-testid="filter-toggle" name="enabled"> Edit my video</label>
+      <p class="engine" data-testid="engine"></p>
+      <form class="prompt" data-testid="prompt-form">
+        <label>Prompt <input type="text" name="prompt" maxlength="200" placeholder="a golden statue, pencil sketch…"></label>
+        <button type="submit">Apply</button>
+      </form>
+      <label>Strength <input type="range" name="strength" min="0" max="1" step="0.05" value="1"></label>
+      <label>Yaw <input type="range" name="yaw" min="-${VIEW_LIMITS.yaw}" max="${VIEW_LIMITS.yaw}" step="1" value="0"></label>
+      <label>Pitch <input type="range" name="pitch" min="-${VIEW_LIMITS.pitch}" max="${VIEW_LIMITS.pitch}" step="1" value="0"></label>
+      <label class="row"><input type="checkbox" name="frontalize"> Face the camera</label>
+      <label class="row"><input type="checkbox" name="debugOverlay"> Show face tracking</label>
+      <p class="status" data-testid="panel-status" role="status"></p>`;
+    const q = (n: string) => this.el.querySelector(`[name="${n}"]`) as HTMLInputElement;
+    this.enabled = q('enabled');
+    this.prompt = q('prompt');
+    this.strength = q('strength');
+    this.yaw = q('yaw');
+    this.pitch = q('pitch');
+    this.frontalize = q('frontalize');
+    this.overlay = q('debugOverlay');
+    this.status = this.el.querySelector('.status')!;
+    this.engine = this.el.querySelector('.engine')!;
+
+    this.enabled.addEventListener('change', () => this.apply({ enabled: this.enabled.checked }));
+    this.el.querySelector('form')!.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const text = this.prompt.value.trim();
+      if (!text) return this.say('Type a prompt first (e.g. "a bronze statue").', true);
+      void this.apply({ prompt: { kind: 'text', text } });
+    });
+    this.strength.addEventListener('input', () => this.coalesce({ strength: Number(this.strength.value) }));
+    const view = () => this.coalesce({ view: { yaw: Number(this.yaw.value), pitch: Number(this.pitch.value) } });
+    this.yaw.addEventListener('input', view);
+    this.pitch.addEventListener('input', view);
+    this.frontalize.addEventListener('change', () => this.apply({ view: { frontalize: this.frontalize.checked } }));
+    this.overlay.addEventListener('change', () => this.apply({ debugOverlay: this.overlay.checked }));
+  }
+
+  private pending: FilterSettingsPatch | null = null;
+
+  /** Sliders fire dozens of events a second; send the latest values at most ~15 times a second. */
+  private coalesce(p: FilterSettingsPatch): void {
+    const first = this.pending === null;
+    this.pending = { ...this.pending, ...p, view: { ...this.pending?.view, ...p.view } };
+    if (!this.pending.view || Object.keys(this.pending.view).length === 0) delete this.pending.view;
+    if (!first) return;
+    setTimeout(() => {
+      const q = this.pending!;
+      this.pending = null;
+      void this.apply(q);
+    }, 66);
+  }
+
+  private async apply(p: FilterSettingsPatch): Promise<void> {
+    try {
+      await this.send(p);
+      this.say('');
+    } catch (err) {
+      this.say((err as Error).message, true);
+    }
+  }
+
+  setEngine(processor: string): void {
+    this.engine.textContent =
+      processor === 'passthrough'
+        ? 'No editor is loaded on this server yet: frames go through the filter loop unedited.'
+        : `Engine: ${processor}`;
+  }
+
+  show(s: FilterSettings): void {
+    this.enabled.checked = s.enabled;
+    this.strength.value = String(s.strength);
+    this.yaw.value = String(s.view.yaw);
+    this.pitch.value = String(s.view.pitch);
+    this.frontalize.checked = s.view.frontalize;
+    this.overlay.checked = s.debugOverlay;
+    if (s.prompt?.kind === 'text' && document.activeElement !== this.prompt) this.prompt.value = s.prompt.text;
+  }
+
+  say(msg: string, isError = false): void {
+    this.status.textContent = msg;
+    this.status.classList.toggle('error', isError);
+  }
+}

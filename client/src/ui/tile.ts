@@ -1,0 +1,141 @@
+import type { types } from 'mediasoup-client';
+import type { FilterStats } from '@portrait-edit/shared';
+
+/**
+ * A participant's tile. Two stacked <video> elements: a new stream (say, the processed one
+ * replacing the raw one) plays in the hidden element and is revealed only once it has drawn
+ * a frame, so switching never blanks the tile.
+ */
+export class Tile {
+  readonly el: HTMLElement;
+  private videos: [HTMLVideoElement, HTMLVideoElement];
+  private front = 0;
+  private label: HTMLElement;
+  private statsEl: HTMLElement;
+  private badge: HTMLElement;
+  consumer: types.Consumer | null = null;
+  audio: HTMLAudioElement | null = null;
+  processed = false;
+  producerId = '';
+  private serverStats: FilterStats | null = null;
+  private lastBytes = 0;
+  private lastT = 0;
+  private swapToken = 0;
+
+  constructor(readonly peerId: string, name: string, private readonly local: boolean) {
+    this.el = document.createElement('div');
+    this.el.className = 'tile';
+    this.el.dataset.peerId = peerId;
+    this.el.dataset.testid = local ? 'tile-local' : 'tile-remote';
+    const mk = () => {
+      const v = document.createElement('video');
+      v.autoplay = true;
+      v.playsInline = true;
+      v.muted = true;
+      this.el.appendChild(v);
+      return v;
+    };
+    this.videos = [mk(), mk()];
+    this.videos[1].classList.add('back');
+    this.label = document.createElement('div');
+    this.label.className = 'label';
+    this.label.textContent = name + (local ? ' (you)' : '');
+    this.badge = document.createElement('span');
+    this.badge.className = 'badge';
+    this.label.appendChild(this.badge);
+    this.statsEl = document.createElement('div');
+    this.statsEl.className = 'stats';
+    this.el.append(this.label, this.statsEl);
+  }
+
+  /** The element currently shown (tests read pixels from it). */
+  get video(): HTMLVideoElement {
+    return this.videos[this.front];
+  }
+
+  /** Show a stream; resolves once it is on screen. Returns the consumer it replaced. */
+  async show(stream: MediaStream, consumer: types.Consumer | null, processed: boolean, producerId: string): Promise<types.Consumer | null> {
+    const token = ++this.swapToken;
+    const back = this.videos[1 - this.front];
+    back.srcObject = stream;
+    await back.play().catch(() => {});
+    await firstFrame(back);
+    if (token !== this.swapToken) return consumer; // a newer swap won; drop this one
+    back.classList.remove('back');
+    this.videos[this.front].classList.add('back');
+    const old = this.videos[this.front];
+    this.front = 1 - this.front;
+    old.srcObject = null;
+    const replaced = this.consumer;
+    this.consumer = consumer;
+    this.processed = processed;
+    this.producerId = producerId;
+    this.el.dataset.processed = String(processed);
+    this.el.dataset.producerId = producerId;
+    this.badge.textContent = processed ? ' · edited' : '';
+    this.lastBytes = 0;
+    return replaced;
+  }
+
+  setName(name: string): void {
+    this.label.firstChild!.textContent = name + (this.local ? ' (you)' : '');
+  }
+
+  setServerStats(s: FilterStats | null): void {
+    this.serverStats = s;
+  }
+
+  /** Refresh the overlay: fps, resolution, bitrate from WebRTC stats; added latency from the server. */
+  async refreshStats(): Promise<void> {
+    const v = this.video;
+    const parts: string[] = [];
+    let fps: number | null = null;
+    let kbps: number | null = null;
+    if (this.consumer && !this.consumer.closed) {
+      const report = await this.consumer.getStats();
+      report.forEach((r) => {
+        if (r.type === 'inbound-rtp' && r.kind === 'video') {
+          fps = r.framesPerSecond ?? null;
+          const now = r.timestamp as number;
+          if (this.lastBytes && now > this.lastT) kbps = ((r.bytesReceived - this.lastBytes) * 8) / (now - this.lastT);
+          this.lastBytes = r.bytesReceived;
+          this.lastT = now;
+        }
+      });
+    }
+    if (fps !== null) parts.push(`${Number(fps).toFixed(0)} fps`);
+    if (v.videoWidth) parts.push(`${v.videoWidth}×${v.videoHeight}`);
+    if (kbps !== null) parts.push(`${Math.round(kbps)} kbps`);
+    const s = this.serverStats;
+    if (s && this.processed) {
+      if (s.addedLatencyMs !== null) parts.push(`+${Math.round(s.addedLatencyMs)} ms filter`);
+      parts.push(`${s.fpsOut.toFixed(0)}/${s.fpsIn.toFixed(0)} fps out/in`);
+      if (s.passthroughReason) parts.push(`unedited: ${s.passthroughReason}`);
+    } else if (s && s.state === 'failed') {
+      parts.push(`filter off: ${s.passthroughReason}`);
+    }
+    this.statsEl.textContent = parts.join(' · ');
+  }
+
+  close(): void {
+    for (const v of this.videos) v.srcObject = null;
+    this.audio?.remove();
+    this.el.remove();
+  }
+}
+
+function firstFrame(v: HTMLVideoElement): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => resolve();
+    const rvfc = (v as { requestVideoFrameCallback?: (cb: () => void) => number }).requestVideoFrameCallback;
+    if (rvfc) {
+      rvfc.call(v, done);
+    } else if (v.readyState >= 2) {
+      done();
+    } else {
+      v.addEventListener('loadeddata', done, { once: true });
+    }
+    // Never keep the old stream forever if the new one stalls.
+    setTimeout(done, 8000);
+  });
+}

@@ -1,0 +1,65 @@
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.PE_CHROMIUM ?? '/usr/bin/chromium';
+
+/** Debian's Chromium with a file as its webcam; flags as measured in ENVIRONMENT.md. */
+export async function launchChromium(y4m: string): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-video-capture=${y4m}`,
+      '--allow-loopback-in-peer-connection',
+      '--autoplay-policy=no-user-gesture-required',
+      // Background tabs must keep decoding video at full rate during the test.
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+      '--disable-backgrounding-occluded-windows',
+    ],
+  });
+}
+
+/** Mean R, G, B over the central half of the video a tile currently shows. */
+export async function tileColour(page: Page, peerId: string): Promise<{ r: number; g: number; b: number; w: number; h: number } | null> {
+  return page.evaluate((id) => {
+    const pe = (window as any).__pe;
+    const tile = pe.tiles.get(id);
+    const v: HTMLVideoElement | undefined = tile?.video;
+    if (!v || !v.videoWidth) return null;
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth;
+    c.height = v.videoHeight;
+    const ctx = c.getContext('2d', { willReadFrequently: true })!;
+    ctx.drawImage(v, 0, 0);
+    const x0 = Math.floor(c.width / 4), y0 = Math.floor(c.height / 4);
+    const d = ctx.getImageData(x0, y0, Math.floor(c.width / 2), Math.floor(c.height / 2)).data;
+    let r = 0, g = 0, b = 0;
+    for (let i = 0; i < d.length; i += 4) { r += d[i]; g += d[i + 1]; b += d[i + 2]; }
+    const n = d.length / 4;
+    return { r: r / n, g: g / n, b: b / n, w: v.videoWidth, h: v.videoHeight };
+  }, peerId);
+}
+
+export async function waitFor<T>(what: string, f: () => Promise<T | null | undefined | false>, timeoutMs: number, everyMs = 100): Promise<T> {
+  const t0 = Date.now();
+  let last: unknown;
+  while (Date.now() - t0 < timeoutMs) {
+    try {
+      const v = await f();
+      if (v) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
