@@ -10,7 +10,14 @@ STAMP="$VENV/.requirements.sha256"
 PY="${PYTHON:-python3}"
 
 want="$(sha256sum "$REQ" | cut -d' ' -f1)"
+# make `python -m pe_teachers...` work from any working directory (the Node CLI spawns it)
+write_pth() {
+  local sp
+  sp="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  echo "$HERE" > "$sp/pe_teachers_src.pth"
+}
 if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
+  write_pth
   if "$VENV/bin/python" -c "import torch, mediapipe, dlib, cv2, sentence_transformers" >/dev/null 2>&1; then
     echo "models/training/.venv is up to date"
     exit 0
@@ -33,5 +40,6 @@ if ! "$VENV/bin/python" -c "import torch,sys; sys.exit(0 if torch.__version__.st
 fi
 "$VENV/bin/pip" install -q -r "$REQ"
 "$VENV/bin/python" -c "import torch, mediapipe, dlib, cv2, sentence_transformers; print('torch', torch.__version__)"
+write_pth
 echo "$want" > "$STAMP"
 echo "models/training/.venv ready"

@@ -179,7 +179,22 @@ def _hull_mask(pts: np.ndarray, size: int) -> np.ndarray:
     return m.astype(np.float32) / 255.0
 
 
-def region_masks(lm: np.ndarray, matte: np.ndarray, size: int = CROP) -> dict:
+def _skin_like(img: np.ndarray, skin: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """Pixels of the person whose colour matches the face skin (neck, ears, forehead above the mesh)."""
+    ycc = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb).astype(np.float32)[..., 1:]
+    sel = skin > 0.9
+    if sel.sum() < 50:
+        return np.zeros_like(skin)
+    v = ycc[sel]
+    mu = v.mean(0)
+    cov = np.cov(v.T) + np.eye(2) * 4.0
+    d = ycc - mu
+    md = np.einsum("...i,ij,...j->...", d, np.linalg.inv(cov), d)
+    like = np.clip(1.0 - (np.sqrt(md) - 2.0) / 1.5, 0, 1).astype(np.float32)
+    return like * (person > 0.5)
+
+
+def region_masks(lm: np.ndarray, matte: np.ndarray, size: int = CROP, img: np.ndarray | None = None) -> dict:
     """Soft masks (float32 HxW in [0,1]) of face regions in crop coordinates."""
     face = _hull_mask(lm[region_indices("FACEMESH_FACE_OVAL")], size)
     eye_l = _hull_mask(lm[region_indices("FACEMESH_LEFT_EYE")], size)
@@ -202,6 +217,14 @@ def region_masks(lm: np.ndarray, matte: np.ndarray, size: int = CROP) -> dict:
     above = np.clip((mouth_y - yy) / (size * 0.05) + 0.5, 0, 1)
     hair = np.clip(person - face_big, 0, 1) * above
     body = np.clip(person - face_big - hair, 0, 1)
+    if img is not None:
+        # extend the skin beyond the mesh oval to skin-coloured pixels of the person, near the face
+        near = cv2.dilate(face, np.ones((size // 6 | 1, size // 6 | 1), np.uint8))
+        ext = _skin_like(img, skin, person) * near * (1 - cv2.dilate(np.maximum(eyes, lips), np.ones((k, k), np.uint8)))
+        ext = cv2.morphologyEx(ext, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        skin = np.maximum(skin, np.clip(ext - brows, 0, 1) * (1 - face) + skin * face)
+        hair = np.clip(hair - ext, 0, 1)
+        body = np.clip(body - ext, 0, 1)
     out = dict(face=face, skin=skin, eyes=eyes, iris=iris, sclera=np.clip(eyes - iris, 0, 1), lips=lips,
                brows=brows, hair=hair, body=body, person=person, background=1.0 - person)
     return {n: cv2.GaussianBlur(v, (0, 0), size / 256.0) for n, v in out.items()}
@@ -242,7 +265,7 @@ def analyse(img: np.ndarray, size: int = CROP) -> Portrait:
     matte = person_matte(crop)
     yaw, pitch = head_pose(lm_c)
     p = Portrait(crop=crop, lm=lm_c, matte=matte, M=M, src_shape=img.shape[:2], yaw=yaw, pitch=pitch)
-    p.masks = region_masks(lm_c, matte, size)
+    p.masks = region_masks(lm_c, matte, size, crop)
     return p
 
 
