@@ -37,6 +37,64 @@ class Geometry:
     edge: np.ndarray  # (H, W) bool: depth discontinuities (dropped when splatting)
     part: np.ndarray  # (H, W) uint8: 0 background, 1 proxy (hair/neck/body), 2 face mesh
     c2w: np.ndarray  # source cam2world
+    bg_depth: float = camera.RADIUS  # the background plane's distance along the source camera axis
+
+
+_TRIS = None
+
+
+def mesh_triangles() -> np.ndarray:
+    """Triangles of MediaPipe's face mesh (3-cycles of FACEMESH_TESSELATION), (T, 3)."""
+    global _TRIS
+    if _TRIS is None:
+        from .face import _mp
+
+        edges = _mp().solutions.face_mesh.FACEMESH_TESSELATION
+        nb: dict = {}
+        for a, b in edges:
+            nb.setdefault(a, set()).add(b)
+            nb.setdefault(b, set()).add(a)
+        tris = set()
+        for a, b in edges:
+            for c in nb[a] & nb[b]:
+                tris.add(tuple(sorted((a, b, c))))
+        _TRIS = np.array(sorted(tris), dtype=np.int64)
+    return _TRIS
+
+
+def rasterize_mesh_depth(lm: np.ndarray, size: int) -> np.ndarray:
+    """z-buffered (nearest wins) barycentric rasterisation of the mesh's z; NaN where no triangle."""
+    tri = mesh_triangles()
+    P = lm[:, :2] - 0.0
+    Z = lm[:, 2]
+    zbuf = np.full((size, size), np.inf, np.float64)
+    for t in tri:
+        (x0, y0), (x1, y1), (x2, y2) = P[t[0]], P[t[1]], P[t[2]]
+        xa, xb = int(max(np.floor(min(x0, x1, x2)), 0)), int(min(np.ceil(max(x0, x1, x2)), size - 1))
+        ya, yb = int(max(np.floor(min(y0, y1, y2)), 0)), int(min(np.ceil(max(y0, y1, y2)), size - 1))
+        if xa > xb or ya > yb:
+            continue
+        den = (y1 - y2) * (x0 - x2) + (x2 - x1) * (y0 - y2)
+        if abs(den) < 1e-9:
+            continue
+        gy, gx = np.mgrid[ya:yb + 1, xa:xb + 1].astype(np.float64)
+        w0 = ((y1 - y2) * (gx - x2) + (x2 - x1) * (gy - y2)) / den
+        w1 = ((y2 - y0) * (gx - x2) + (x0 - x2) * (gy - y2)) / den
+        w2 = 1 - w0 - w1
+        inside = (w0 >= -1e-3) & (w1 >= -1e-3) & (w2 >= -1e-3)
+        if not inside.any():
+            continue
+        z = w0 * Z[t[0]] + w1 * Z[t[1]] + w2 * Z[t[2]]
+        sub = zbuf[ya:yb + 1, xa:xb + 1]
+        np.minimum(sub, np.where(inside, z, np.inf), out=sub)
+    zbuf[~np.isfinite(zbuf)] = np.nan
+    return zbuf.astype(np.float32)
+
+
+def face_oval_idx():
+    from .face import region_indices
+
+    return region_indices("FACEMESH_FACE_OVAL")
 
 
 def source_geometry(p: Portrait) -> Geometry:
@@ -45,32 +103,63 @@ def source_geometry(p: Portrait) -> Geometry:
     lm = p.lm[:468]
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     # --- face: mesh depth (pixels -> world units), NaN outside the mesh hull
-    interp = LinearNDInterpolator(lm[:, :2], lm[:, 2])
-    z_face = interp(xx + 0.0, yy + 0.0).astype(np.float32)
+    z_face = rasterize_mesh_depth(lm, size)
     face_in = np.isfinite(z_face)
-    # --- proxy: ellipsoidal inflation of the person silhouette
+    # the mesh's own openings (eyes, mouth): fill their depth from the surrounding surface
+    from scipy.ndimage import binary_fill_holes
+
+    holes = binary_fill_holes(face_in) & ~face_in
+    if holes.any():
+        zf0 = np.where(face_in, z_face, 0).astype(np.float32)
+        z_face = np.where(holes, cv2.inpaint(zf0, holes.astype(np.uint8), 5, cv2.INPAINT_TELEA), z_face)
+        face_in = face_in | holes
+    if face_in.sum() < 50:  # degenerate mesh: fall back to interpolation over the 2D triangulation
+        interp = LinearNDInterpolator(lm[:, :2], lm[:, 2])
+        z_face = interp(xx + 0.0, yy + 0.0).astype(np.float32)
+        face_in = np.isfinite(z_face)
+    # --- proxy: a head ellipsoid fitted to the mesh outline and the matte, + the inflated silhouette
     person = np.maximum(p.matte, p.masks["face"] if p.masks else 0) > 0.5
     person |= face_in
+    face_w = float(np.ptp(lm[:, 0]))
+    oval = lm[face_oval_idx()]
+    cx = float(oval[:, 0].mean())
+    cy = float(lm[:, 1].min() + 0.45 * np.ptp(lm[:, 1]))
+    a = 0.5 * face_w * 1.12
+    # vertical extent from the matte above the face (hair) and the chin below
+    col = person[:, int(np.clip(cx, 0, size - 1))]
+    top = int(np.argmax(col)) if col.any() else int(lm[:, 1].min())
+    b = max(0.5 * (float(lm[:, 1].max()) - min(top, float(lm[:, 1].min()))) * 1.02, a)
+    cy = 0.5 * (float(lm[:, 1].max()) + min(top, float(lm[:, 1].min())))
+    u = (xx - cx) / a
+    v = (yy - cy) / b
+    rr = u * u + v * v
+    sq = np.sqrt(np.clip(1 - rr, 0, 1))
+    # fit z0, c on the mesh outline: z ~ z0 - c * sqrt(1 - u^2 - v^2)
+    ou = (oval[:, 0] - cx) / a
+    ov = (oval[:, 1] - cy) / b
+    os_ = np.sqrt(np.clip(1 - ou * ou - ov * ov, 0, 1))
+    A = np.stack([np.ones_like(os_), -os_], 1)
+    z0, c = np.linalg.lstsq(A, oval[:, 2], rcond=None)[0]
+    if not (0.3 * a < c < 2.0 * a):
+        c = 0.9 * a
+        z0 = float(np.median(oval[:, 2] + c * os_))
+    z_head = z0 - c * sq
+    inside = rr < 1.0
+    # everything else of the person (hair beyond the ellipse, neck, shoulders): a shallow inflation
     dist = cv2.distanceTransform(person.astype(np.uint8), cv2.DIST_L2, 5).astype(np.float32)
-    face_w = np.ptp(lm[:, 0])
-    R = 0.62 * face_w
-    d = np.minimum(dist, R)
-    h = np.sqrt(np.maximum(d * (2 * R - d), 0))
-    z_proxy = -h * 0.9  # pixels; 0 = silhouette plane through the head centre
-    # meet the mesh at the face outline
-    ring = face_in & (cv2.erode(face_in.astype(np.uint8), np.ones((5, 5), np.uint8)) == 0)
-    if ring.sum() > 10:
-        off = float(np.median(z_face[ring] - z_proxy[ring]))
-    else:
-        off = 0.0
-    z_proxy = z_proxy + off
+    Rb = 0.35 * face_w
+    d = np.minimum(dist, Rb)
+    z_body = z0 + 0.15 * c - 0.7 * np.sqrt(np.maximum(d * (2 * Rb - d), 0))
+    z_proxy = np.where(inside, np.minimum(z_head, z_body), z_body)
+    z_proxy = cv2.GaussianBlur(z_proxy.astype(np.float32), (0, 0), 2.0)
     # background plane behind the head
-    z_bg = float(np.max(z_proxy[person]) if person.any() else 0) + 0.8 * R
+    z_bg = float(max(np.max(z_proxy[person]) if person.any() else 0, z0) + 0.8 * a)
     z = np.where(person, z_proxy, z_bg).astype(np.float32)
-    # the face: mesh depth, feathered into the proxy inside the outline
-    fin = cv2.GaussianBlur(cv2.erode(face_in.astype(np.float32), np.ones((5, 5), np.uint8)), (0, 0), 2.0)
+    # the face: mesh depth, blended into the proxy over a band inside the outline
+    din = cv2.distanceTransform(face_in.astype(np.uint8), cv2.DIST_L2, 5)
+    fin = np.clip(din / 16.0, 0, 1)
     zf = np.where(face_in, z_face, z)
-    z = fin * zf + (1 - fin) * z
+    z = fin * zf + (1 - fin) * np.where(face_in, np.minimum(z, zf + 0.0), z)
     z = np.where(person, np.minimum(z, z_bg - 1.0), z)
     part = np.where(face_in, 2, np.where(person, 1, 0)).astype(np.uint8)
     z_rel = z * wpp
@@ -80,9 +169,37 @@ def source_geometry(p: Portrait) -> Geometry:
     gy = np.abs(np.diff(depth, axis=0, append=depth[-1:, :]))
     gx = np.maximum(gx, np.roll(gx, 1, axis=1))
     gy = np.maximum(gy, np.roll(gy, 1, axis=0))
-    edge = np.maximum(gx, gy) > 6 * wpp
+    edge = np.maximum(gx, gy) > 8 * wpp
     return Geometry(depth=depth.astype(np.float32), z_rel=z_rel.astype(np.float32), edge=edge, part=part,
-                    c2w=camera.cam2world(p.yaw, p.pitch))
+                    c2w=camera.cam2world(p.yaw, p.pitch), bg_depth=float(camera.RADIUS + z_bg * wpp))
+
+
+def background_plate(img: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """The image with the person removed (inpainted at low resolution, blurred): what a disocclusion shows."""
+    size = img.shape[0]
+    lo = 64
+    small = cv2.resize(img, (lo, lo), interpolation=cv2.INTER_AREA)
+    m = cv2.resize((person > 0.3).astype(np.uint8), (lo, lo), interpolation=cv2.INTER_NEAREST)
+    m = cv2.dilate(m, np.ones((5, 5), np.uint8))
+    if m.all():
+        fill = np.full_like(small, small.reshape(-1, 3).mean(0).astype(np.uint8))
+    else:
+        fill = cv2.inpaint(small, m, 8, cv2.INPAINT_TELEA)
+    fill = cv2.GaussianBlur(fill, (0, 0), 1.5)
+    return cv2.resize(fill, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def _plane_homography(geo: Geometry, c2w_t: np.ndarray, size: int) -> np.ndarray:
+    """Homography from source pixels to target pixels for the background plane."""
+    d = geo.bg_depth
+    f = camera.FOCAL
+    corners = np.array([[0, 0], [size, 0], [size, size], [0, size]], np.float64)
+    un = corners / size
+    X = np.stack([(un[:, 0] - 0.5) / f * d, (un[:, 1] - 0.5) / f * d, np.full(4, d), np.ones(4)], -1)
+    Xw = (X @ geo.c2w.T)[:, :3]
+    px, py, _ = project(Xw, c2w_t, size)
+    dst = np.stack([px + 0.5, py + 0.5], -1)
+    return cv2.getPerspectiveTransform(corners.astype(np.float32), dst.astype(np.float32))
 
 
 def _unproject(depth: np.ndarray, c2w: np.ndarray, size: int, ss: int) -> np.ndarray:
@@ -167,7 +284,38 @@ def render(p: Portrait, yaw: float, pitch: float, image: np.ndarray | None = Non
     cov = cov.reshape(size, size)
     hole = (~cov).astype(np.uint8)
     if hole.any():
-        out = cv2.inpaint(out, hole, 3, cv2.INPAINT_TELEA)
+        # 1) cracks: holes mostly surrounded by splats take their neighbours' mean
+        cf = cov.astype(np.float32)
+        num = cv2.blur(out.astype(np.float32) * cf[..., None], (3, 3))
+        den = cv2.blur(cf, (3, 3))
+        crack = (~cov) & (den > 0.5)
+        out[crack] = np.clip(num[crack] / den[crack][:, None] + 0.5, 0, 255).astype(np.uint8)
+        # 2) disocclusions and borders: the background plate, re-rendered as the background plane
+        person = np.maximum(p.matte, p.masks["face"] if p.masks else 0)
+        plate = background_plate(img, person)
+        H = _plane_homography(geo, c2w_t, size)
+        plate_t = cv2.warpPerspective(plate, H, (size, size), flags=cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REFLECT101)
+        rest = (~cov) & ~crack
+        # thin holes (depth-edge pixels that nothing covers, e.g. at the source view) and holes
+        # surrounded by the person (e.g. forehead/hair seams seen from above): local inpainting;
+        # the others (disocclusions of the background, borders): the background plate
+        n_lab, lab = cv2.connectedComponents(rest.astype(np.uint8), connectivity=8)
+        dist = cv2.distanceTransform(rest.astype(np.uint8), cv2.DIST_L2, 3)
+        maxd = np.zeros(n_lab, np.float32)
+        np.maximum.at(maxd, lab.reshape(-1), dist.reshape(-1))
+        thin = rest & (maxd[lab] <= 2.5)
+        a_cov = np.where(cov, alp, 0).astype(np.float32)
+        near = cv2.GaussianBlur(a_cov, (0, 0), 4) / np.maximum(
+            cv2.GaussianBlur(cov.astype(np.float32), (0, 0), 4), 1e-3)
+        local = thin | (rest & (near > 0.7))
+        far = rest & ~local
+        soft = cv2.GaussianBlur(far.astype(np.float32), (0, 0), 1.0)[..., None]
+        soft = np.maximum(soft, far[..., None].astype(np.float32))
+        out = np.clip(out * (1 - soft) + plate_t * soft + 0.5, 0, 255).astype(np.uint8)
+        if local.any():
+            out[local] = plate_t[local]  # no black pixels seen by the inpainting
+            out = cv2.inpaint(out, local.astype(np.uint8), 4, cv2.INPAINT_TELEA)
         # depth / alpha holes: nearest valid neighbour, preferring the farther surface (disocclusions
         # reveal what is behind)
         dfill = dep.copy()
