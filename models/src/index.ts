@@ -1,1 +1,11 @@
 export * from './frame.js';
+// Face tracking, head pose, alignment, matte and compositing (issue 3).
+export { loadHumanModels, type LoadedModels } from './tracking/human-loader.js';
+export { FaceTracker, DEFAULT_TRACKER_OPTIONS, type TrackerOptions, type TrackedFace, type TrackResult, type StageTimings } from './tracking/face-tracker.js';
+export { OneEuroFilter, OneEuroVector, type OneEuroParams } from './tracking/one-euro.js';
+export { poseFromMesh, cameraFromPose, cameraForView, viewFromCamera, EG3D_RADIUS, EG3D_FOCAL, EG3D_INTRINSICS, type HeadPose } from './tracking/head-pose.js';
+export { cropFromMesh, cropToFrameTransform, frameToCropTransform, alignFace, alignFaceFloat, pasteBack, type CropFrame } from './tracking/alignment.js';
+export { SelfieMatte, MATTE_SIZE, resizeMatte } from './tracking/matte.js';
+export { compositeFace, type CompositeOptions } from './tracking/composite.js';
+export { TrackerOverlayProcessor, drawOverlay } from './tracking/debug-overlay.js';
+export { readImage, probeImage, readVideoFrames, probeVideo, writePng, InputError } from './tracking/media-io.js';
