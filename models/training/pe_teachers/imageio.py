@@ -20,6 +20,8 @@ def probe(path: str) -> tuple[int, int]:
     try:
         with Image.open(path) as im:  # reads the header only
             w, h = im.size
+    except Image.DecompressionBombError as e:
+        raise InputError(f"image too large: {e}") from None
     except Exception as e:  # PIL.UnidentifiedImageError and friends
         raise InputError(f"not an image (or unsupported format): {path} ({e.__class__.__name__})") from None
     if w <= 0 or h <= 0:
