@@ -122,6 +122,35 @@ describe('FaceTracker on real portraits and clips', () => {
     expect(min).toBeLessThan(0.2);
   }, SLOW);
 
+  it('tracks several faces with distinct, stable ids, up to the configured cap', async () => {
+    // Two portraits side by side (scaled to 320²) in a 640×480 frame.
+    const [a, b] = await Promise.all([readImage(portraitFiles()[0]), readImage(portraitFiles()[4])]);
+    const frame: Frame = { width: 640, height: 480, data: new Uint8Array(640 * 480 * 3), timestampMs: 0 };
+    for (const [img, ox] of [[a, 0], [b, 320]] as const) {
+      for (let y = 0; y < 320; y++) {
+        for (let x = 0; x < 320; x++) {
+          const s = (Math.floor((y * 512) / 320) * 512 + Math.floor((x * 512) / 320)) * 3;
+          const d = ((y + 80) * 640 + x + ox) * 3;
+          frame.data.set(img.data.subarray(s, s + 3), d);
+        }
+      }
+    }
+    const t = new FaceTracker({ maxFaces: 4 });
+    const seen: number[][] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await t.track({ ...frame, timestampMs: i * 40 });
+      expect(r.faces).toHaveLength(2);
+      seen.push(r.faces.map((f) => f.id).sort());
+      const centres = r.faces.map((f) => f.box[0] + f.box[2] / 2).sort((p, q) => p - q);
+      expect(centres[0]).toBeLessThan(320);
+      expect(centres[1]).toBeGreaterThan(320);
+    }
+    expect(new Set(seen.map((s) => s.join(','))).size).toBe(1); // same two ids throughout
+    expect(seen[0][0]).not.toBe(seen[0][1]);
+    const capped = await new FaceTracker({ maxFaces: 1 }).track(frame);
+    expect(capped.faces).toHaveLength(1);
+  }, SLOW);
+
   it('a frame without a face gives zero faces', async () => {
     const t = new FaceTracker();
     for (let i = 0; i < 3; i++) {

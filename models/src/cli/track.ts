@@ -159,13 +159,16 @@ async function openDebugSink(out: string, w: number, h: number, fps: number): Pr
     p.on('error', reject);
     p.on('close', (c) => resolve(c ?? -1));
   });
+  let writeErr: Error | null = null;
+  p.stdin.on('error', (e: Error) => (writeErr = e));
   return {
-    write: (f) =>
-      new Promise<void>((resolve, reject) => {
-        if (!p.stdin.write(f.data)) p.stdin.once('drain', resolve);
-        else resolve();
-        p.stdin.once('error', reject);
-      }),
+    write: async (f) => {
+      if (writeErr) throw new Error(`ffmpeg stopped accepting frames for ${out}: ${stderr.trim() || writeErr.message}`);
+      if (!p.stdin.write(f.data)) {
+        // Wait for the encoder to catch up, or for it to exit (then the next write reports it).
+        await Promise.race([new Promise((resolve) => p.stdin.once('drain', resolve)), done]);
+      }
+    },
     close: async () => {
       p.stdin.end();
       const code = await done;

@@ -7,6 +7,14 @@
  * 2·max(2·|eye_to_eye|, 1.8·|eye_to_mouth|) centred at eye_avg + 0.1·eye_to_mouth. Here the
  * eye centres are means of the mesh's eye contours and the mouth corners are points 61/291.
  * A crop of any size (256 for the editor, 512 for output) is the same similarity, scaled.
+ *
+ * 'eg3d' framing (the default) is what EG3D's cameras and its focal length 4.2647 assume: EG3D
+ * re-cropped FFHQ with its own pipeline, framing the head slightly wider and lower than the
+ * FFHQ recipe. We express it as an adjustment of the FFHQ square: centre moved down by
+ * 0.070·side along the crop's y axis, side × 1.059. Those two numbers were measured on the
+ * 10 EG3D-framed FFHQ inputs shipped with the 3DPE code (mean over images of where our
+ * FFHQ-recipe square falls in them: dy = −0.070 ± 0.014 of the side, side = 1.059 ± 0.035 ×
+ * the image), so an 'eg3d' crop of such an image is close to the image itself.
  */
 import type { Frame } from '../frame.js';
 import { LEFT_EYE, RIGHT_EYE, MOUTH_LEFT, MOUTH_RIGHT } from './mesh-indices.js';
@@ -30,8 +38,13 @@ function meanXY(mesh: ArrayLike<number>, idx: readonly number[]): [number, numbe
   return [x / idx.length, y / idx.length];
 }
 
-/** FFHQ-style crop from a 468×3 mesh in frame pixels. `zoom` > 1 frames wider. */
-export function cropFromMesh(mesh: ArrayLike<number>, zoom = 1): CropFrame {
+export type Framing = 'eg3d' | 'ffhq';
+
+/** EG3D framing relative to the FFHQ recipe (see the file comment). */
+export const EG3D_FRAMING = { shiftDown: 0.07, sideScale: 1 / 1.059 } as const;
+
+/** Canonical crop from a 468×3 mesh in frame pixels. `zoom` > 1 frames wider. */
+export function cropFromMesh(mesh: ArrayLike<number>, zoom = 1, framing: Framing = 'eg3d'): CropFrame {
   const eyeL = meanXY(mesh, RIGHT_EYE); // image-left eye (the subject's right)
   const eyeR = meanXY(mesh, LEFT_EYE);
   const mouthL: [number, number] = [mesh[3 * MOUTH_RIGHT], mesh[3 * MOUTH_RIGHT + 1]];
@@ -44,8 +57,16 @@ export function cropFromMesh(mesh: ArrayLike<number>, zoom = 1): CropFrame {
   let x = [e2e[0] + e2m[1], e2e[1] - e2m[0]];
   const n = Math.hypot(x[0], x[1]);
   const half = Math.max(Math.hypot(e2e[0], e2e[1]) * 2.0, Math.hypot(e2m[0], e2m[1]) * 1.8) * zoom;
-  x = [(x[0] / n) * half, (x[1] / n) * half];
-  return { cx: eyeAvg[0] + 0.1 * e2m[0], cy: eyeAvg[1] + 0.1 * e2m[1], hx: x[0], hy: x[1] };
+  const ux = x[0] / n, uy = x[1] / n; // unit x; unit y = (−uy, ux)
+  let cx = eyeAvg[0] + 0.1 * e2m[0], cy = eyeAvg[1] + 0.1 * e2m[1];
+  let h = half;
+  if (framing === 'eg3d') {
+    const down = EG3D_FRAMING.shiftDown * 2 * half;
+    cx += -uy * down;
+    cy += ux * down;
+    h = half * EG3D_FRAMING.sideScale;
+  }
+  return { cx, cy, hx: ux * h, hy: uy * h };
 }
 
 /** Similarity mapping crop pixel coordinates (size×size) to frame pixel coordinates. */

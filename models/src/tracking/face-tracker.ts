@@ -13,7 +13,7 @@ import { FaceDetector, boxIoU, type Detection } from './detector.js';
 import { squareCropTransform, warpAffineRGB } from './image-ops.js';
 import { OneEuroVector, type OneEuroParams } from './one-euro.js';
 import { poseFromMesh, cameraFromPose, type HeadPose } from './head-pose.js';
-import { cropFromMesh, type CropFrame } from './alignment.js';
+import { cropFromMesh, type CropFrame, type Framing } from './alignment.js';
 import { MESH_POINTS, LEFT_EYE_OUTER, RIGHT_EYE_OUTER } from './mesh-indices.js';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 
@@ -31,6 +31,13 @@ export interface TrackerOptions {
   minMeshScore: number;
   /** Mesh crop side = roiScale × face extent (MediaPipe uses 1.5). */
   roiScale: number;
+  /**
+   * Re-run the mesh once on a new face's first frame with the crop from its own landmarks
+   * (the detector's box is coarser): one extra mesh run per new face, steadier first pose.
+   */
+  refineNewFaces: boolean;
+  /** Framing of `TrackedFace.crop` (see alignment.ts). */
+  framing: Framing;
   /** One-Euro parameters; `false` disables smoothing (raw output). */
   smoothing: false | { mesh: OneEuroParams; pose: OneEuroParams };
 }
@@ -42,6 +49,8 @@ export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
   minDetectScore: 0.5,
   minMeshScore: 0.5,
   roiScale: 1.5,
+  refineNewFaces: true,
+  framing: 'eg3d',
   smoothing: {
     // Landmarks: beta in face-sizes/s. Pose: beta in degrees/s.
     mesh: { minCutoff: 1.5, beta: 8, dCutoff: 1.0 },
@@ -156,13 +165,13 @@ export class FaceTracker {
     this.frameIndex++;
 
     const tm = performance.now();
-    const crops = this.tracks.map((t) => this.cropFor(frame, t.roi));
-    const outputs = crops.length ? await this.runMesh(crops) : [];
-    const meshes: Array<{ track: Track; mesh: Float32Array; score: number }> = [];
-    for (let i = 0; i < this.tracks.length; i++) {
-      const { mesh: raw, score } = outputs[i];
-      if (score < o.minMeshScore) continue; // lost: the face left the crop
-      meshes.push({ track: this.tracks[i], mesh: meshToFrame(raw, this.tracks[i].roi), score });
+    let meshes = await this.meshAll(frame, this.tracks);
+    if (o.refineNewFaces && meshes.some((m) => m.track.age === 0)) {
+      const fresh = meshes.filter((m) => m.track.age === 0);
+      for (const m of fresh) m.track.roi = roiFromMesh(m.mesh, o.roiScale);
+      const again = await this.meshAll(frame, fresh.map((m) => m.track));
+      meshes = meshes.filter((m) => m.track.age > 0).concat(again);
+      meshes.sort((a, b) => a.track.id - b.track.id);
     }
     const meshMs = performance.now() - tm;
 
@@ -196,7 +205,7 @@ export class FaceTracker {
         pose,
         poseRaw,
         camera: cameraFromPose(pose),
-        crop: cropFromMesh(mesh),
+        crop: cropFromMesh(mesh, 1, o.framing),
         age: track.age,
       });
     }
@@ -210,6 +219,18 @@ export class FaceTracker {
       detected,
       timings: { detect: detectMs, mesh: meshMs, pose: poseMs, total: performance.now() - t0 },
     };
+  }
+
+  /** Crop and mesh every given track; tracks whose crop no longer holds a face are left out. */
+  private async meshAll(frame: Frame, tracks: Track[]): Promise<Array<{ track: Track; mesh: Float32Array; score: number }>> {
+    if (!tracks.length) return [];
+    const outputs = await this.runMesh(tracks.map((t) => this.cropFor(frame, t.roi)));
+    const res: Array<{ track: Track; mesh: Float32Array; score: number }> = [];
+    tracks.forEach((track, i) => {
+      const { mesh, score } = outputs[i];
+      if (score >= this.options.minMeshScore) res.push({ track, mesh: meshToFrame(mesh, track.roi), score });
+    });
+    return res;
   }
 
   /** Start tracks for detections that no current track covers, up to maxFaces. */
