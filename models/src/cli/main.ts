@@ -22,9 +22,13 @@ const defaultIO: CliIO = {
 
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+  if (!cmd) {
+    io.stderr(await usage());
+    return 2;
+  }
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
     io.stdout(await usage());
-    return cmd ? 0 : 2;
+    return 0;
   }
   const load = COMMANDS[cmd];
   if (!load) {

@@ -173,7 +173,16 @@ async function doLoad(withSelfie: boolean): Promise<LoadedModels> {
     segmentation: { enabled: withSelfie, modelPath: 'selfie.json' },
     filter: { enabled: false },
   });
+  // Emscripten's runtime (instantiated by init) installs process-wide 'uncaughtException' and
+  // 'unhandledRejection' handlers that rethrow, which would override whatever policy the host
+  // process (the server's filter worker) sets. Remove exactly the ones it added.
+  const proc = process as unknown as NodeJS.EventEmitter;
+  const events = ['uncaughtException', 'unhandledRejection'];
+  const before = events.map((e) => new Set(proc.listeners(e)));
   await human.init();
+  events.forEach((e, i) => {
+    for (const l of proc.listeners(e)) if (!before[i].has(l)) proc.removeListener(e, l as (...args: unknown[]) => void);
+  });
   await human.load();
   const backend = tf.getBackend();
   if (backend !== 'wasm') throw new Error(`expected TF.js wasm backend, got ${backend}`);
