@@ -19,6 +19,8 @@ export interface RunningServer {
   tokens: RoomTokens;
   registry: RoomRegistry;
   resources: () => ServerResources;
+  /** What the mediasoup workers report: routers still alive, worker pids. */
+  workerDump: () => Promise<{ routers: number; workerPids: number[] }>;
   close: () => Promise<void>;
 }
 
@@ -98,6 +100,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     tokens,
     registry,
     resources,
+    workerDump: () => workers.dump(),
     close: async () => {
       io.close();
       registry.closeAll();

@@ -2,6 +2,7 @@ import type { types } from 'mediasoup';
 import {
   applySettingsPatch,
   type ClientRequest,
+  type FilterStats,
   type ServerEvents,
   type StreamInfo,
 } from '@portrait-edit/shared';
@@ -232,6 +233,11 @@ export class Room {
     peer.close();
     if (peer.joined) this.broadcast(peer, 'peerLeft', { peerId: peer.id });
     await f?.close();
+  }
+
+  /** Current stats of every filtered stream in the room. */
+  filterStats(): FilterStats[] {
+    return [...this.filters.values()].map((f) => f.stats()).filter((s): s is FilterStats => s !== null);
   }
 
   private pushStats(): void {

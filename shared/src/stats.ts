@@ -15,6 +15,7 @@ export const FilterStatsSchema = z.object({
   encodeMs: z.number().nullable(),
   /** decode + wait + process + encode: what the filter adds to the raw path. */
   addedLatencyMs: z.number().nullable(),
+  addedLatencyP95Ms: z.number().nullable(),
   processor: z.string(),
   /** Why frames currently pass through unedited (null when edited). */
   passthroughReason: z.string().nullable(),

@@ -32,6 +32,8 @@ export function decoderArgs({ width, height }: DecodeArgs): string[] {
     '-analyzeduration', '0', '-probesize', '32',
     '-fflags', 'nobuffer', '-flags', 'low_delay',
     '-reorder_queue_size', '0',
+    // Frame-threaded VP8 decoding holds frames back (one per extra thread): decode in one.
+    '-threads', '1',
     '-f', 'sdp', '-i', 'pipe:0',
     '-an',
     // A fixed output size keeps the pipe framing simple even when the browser changes its

@@ -169,6 +169,7 @@ export class FilterController {
         processMs: null,
         encodeMs: null,
         addedLatencyMs: null,
+        addedLatencyP95Ms: null,
         processor: this.d.config.processor,
         passthroughReason: this.lastFailure,
         lastSwitchMs: null,

@@ -26,6 +26,9 @@ export interface FilterPipelineOptions {
 
 type State = FilterStats['state'];
 
+/** Per-frame timing for benchmarks; emitted only while someone listens. */
+export const pipelineEvents = new EventEmitter();
+
 /**
  * One filtered video track: Consumer on a PlainTransport → RTP → ffmpeg decode → raw frames →
  * FrameLoop(processor) → ffmpeg VP8 encode → RTP → Producer on a PlainTransport.
@@ -48,6 +51,11 @@ export class FilterPipeline extends EventEmitter {
   private readonly encodeTimer = new FifoTimer();
   private readonly decodeMs = new RollingSamples(64);
   private readonly encodeMs = new RollingSamples(64);
+  /** Per-frame decode + loop + encode, matched frame by frame. */
+  private readonly addedMs = new RollingSamples(128);
+  private readonly recentIn = new Float64Array(8);
+  private readonly recentDecode = new Float64Array(8);
+  private recentI = 0;
   private closing: Promise<void> | null = null;
   private failureReason: string | null = null;
   private settingsChangedAt: number | null = null;
@@ -74,7 +82,8 @@ export class FilterPipeline extends EventEmitter {
       const pt = this.consumer.rtpParameters.codecs[0].payloadType;
 
       this.produceTransport = await router.createPlainTransport({ listenInfo, rtcpMux: false, comedia: true });
-      const ssrc = crypto.randomInt(1, 0xffffffff);
+      // ffmpeg parses -ssrc as a signed 32-bit int.
+      const ssrc = crypto.randomInt(1, 0x7fffffff);
       this.producer = await this.produceTransport.produce({
         kind: 'video',
         rtpParameters: {
@@ -108,8 +117,9 @@ export class FilterPipeline extends EventEmitter {
         },
         output: this.encoder.child.stdin,
         onFrameIn: (t) => this.onDecoded(t),
-        onFrameOut: (t) => {
-          this.encodeTimer.start(t);
+        onFrameOut: (t, tIn) => {
+          // Carry decode + loop time with the frame so the encoder's packet completes its total.
+          this.encodeTimer.start(t, this.decodeMsOf(tIn) + (t - tIn));
           if (this.switchFrameStarted !== null) {
             this.lastSwitchMs = t - this.switchFrameStarted;
             this.switchFrameStarted = null;
@@ -139,7 +149,12 @@ export class FilterPipeline extends EventEmitter {
         if (ev.type === 'rtp') {
           if (isMarker(ev.info)) {
             const ms = this.encodeTimer.end();
-            if (ms !== null) this.encodeMs.add(ms);
+            if (ms !== null) {
+              this.encodeMs.add(ms);
+              const total = ms + this.encodeTimer.lastPayload;
+              this.addedMs.add(total);
+              if (pipelineEvents.listenerCount('frame')) pipelineEvents.emit('frame', { peerId: this.o.peerId, addedMs: total, encodeMs: ms });
+            }
           }
         } else if (ev.type === 'keyframe' && this.state === 'starting') {
           this.state = 'running';
@@ -168,6 +183,15 @@ export class FilterPipeline extends EventEmitter {
     }
     const ms = this.decodeTimer.end(t);
     if (ms !== null) this.decodeMs.add(ms);
+    this.recentIn[this.recentI] = t;
+    this.recentDecode[this.recentI] = ms ?? 0;
+    this.recentI = (this.recentI + 1) % this.recentIn.length;
+  }
+
+  /** Decode time of the frame that left the decoder at tIn (a few recent ones are kept). */
+  private decodeMsOf(tIn: number): number {
+    for (let i = 0; i < this.recentIn.length; i++) if (this.recentIn[i] === tIn) return this.recentDecode[i];
+    return 0;
   }
 
   /** Marks a settings change so the stats can report how long it took to show up. */
@@ -189,7 +213,7 @@ export class FilterPipeline extends EventEmitter {
     const l = this.loop?.stats();
     const decode = this.decodeMs.median();
     const encode = this.encodeMs.median();
-    const added = l?.loopMs != null && decode != null && encode != null ? decode + l.loopMs + encode : null;
+    const added = this.addedMs.median();
     return {
       peerId: this.o.peerId,
       state: this.state,
@@ -202,6 +226,7 @@ export class FilterPipeline extends EventEmitter {
       processMs: roundN(l?.processMs ?? null),
       encodeMs: roundN(encode),
       addedLatencyMs: roundN(added),
+      addedLatencyP95Ms: roundN(this.addedMs.quantile(0.95)),
       processor: this.o.processor.name,
       passthroughReason: this.failureReason ?? (l ? l.passthroughReason : 'starting'),
       lastSwitchMs: roundN(this.lastSwitchMs),

@@ -10,8 +10,8 @@ export interface FrameLoopOptions {
   context: () => ProcessContext;
   /** Encoder input. */
   output: Writable;
-  /** Called when a frame was handed to the encoder (for encode timing). */
-  onFrameOut?: (t: number) => void;
+  /** Called when a frame was handed to the encoder (for encode timing); tIn is when it left the decoder. */
+  onFrameOut?: (t: number, tIn: number) => void;
   /** Called when a whole frame came out of the decoder (for decode timing). */
   onFrameIn?: (t: number) => void;
 }
@@ -144,7 +144,7 @@ export class FrameLoop {
     this.loopMs.add(now - tIn);
     this.outRate.tick();
     this.framesOut++;
-    this.o.onFrameOut?.(now);
+    this.o.onFrameOut?.(now, tIn);
     // The write may complete later; a processor's own output buffer could be reused for the
     // next frame by then, so the encoder always gets a pool buffer.
     if (out !== poolBuf) poolBuf.set(out);

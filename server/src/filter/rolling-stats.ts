@@ -64,21 +64,33 @@ export class RateMeter {
  */
 export class FifoTimer {
   private times: number[] = [];
+  private payloads: number[] = [];
+  /** The payload given to the start that the last `end` matched. */
+  lastPayload = 0;
   constructor(private readonly maxPending = 4, private readonly maxAgeMs = 1000) {}
 
-  start(t = performance.now()): void {
-    if (this.times.length >= this.maxPending) this.times.shift();
+  start(t = performance.now(), payload = 0): void {
+    if (this.times.length >= this.maxPending) {
+      this.times.shift();
+      this.payloads.shift();
+    }
     this.times.push(t);
+    this.payloads.push(payload);
   }
 
   /** Milliseconds since the matching start, or null when there is none. */
   end(now = performance.now()): number | null {
-    while (this.times.length && now - this.times[0] > this.maxAgeMs) this.times.shift();
+    while (this.times.length && now - this.times[0] > this.maxAgeMs) {
+      this.times.shift();
+      this.payloads.shift();
+    }
     const t = this.times.shift();
+    this.lastPayload = this.payloads.shift() ?? 0;
     return t === undefined ? null : now - t;
   }
 
   clear(): void {
     this.times.length = 0;
+    this.payloads.length = 0;
   }
 }

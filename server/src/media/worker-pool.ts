@@ -53,6 +53,13 @@ export class WorkerPool {
     };
   }
 
+  /** Routers as the workers themselves report them (leak checks), and the workers' pids. */
+  async dump(): Promise<{ routers: number; workerPids: number[] }> {
+    let routers = 0;
+    for (const { worker } of this.workers) routers += (await worker.dump()).routerIds.length;
+    return { routers, workerPids: this.workers.map((w) => w.worker.pid) };
+  }
+
   get size(): number {
     return this.workers.length;
   }

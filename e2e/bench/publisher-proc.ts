@@ -1,0 +1,27 @@
+// Runs N headless publishers in their own process (so the bench can tell their CPU from the
+// server's). Args: url token count fps. Prints "ready <peerIds…>" once all publish, then obeys
+// lines on stdin: "filter on", "filter off", "quit".
+import readline from 'node:readline';
+import { loadClip } from './clip.js';
+import { HeadlessPublisher } from './headless-publisher.js';
+
+const [url, token, countS, fpsS] = process.argv.slice(2);
+const count = Number(countS);
+const fps = Number(fpsS);
+const clip = loadClip('talking-d6.mp4', 640, 480, fps, 10);
+const pubs: HeadlessPublisher[] = [];
+for (let i = 0; i < count; i++) pubs.push(await HeadlessPublisher.start(url, token, `bench-${i}`, clip, fps));
+console.log(`ready ${pubs.map((p) => p.peerId).join(' ')}`);
+
+const rl = readline.createInterface({ input: process.stdin });
+rl.on('line', async (line) => {
+  const cmd = line.trim();
+  if (cmd === 'filter on' || cmd === 'filter off') {
+    await Promise.all(pubs.map((p) => p.setFilter({ enabled: cmd === 'filter on' })));
+    console.log('ok');
+  } else if (cmd === 'quit') {
+    for (const p of pubs) p.close();
+    process.exit(0);
+  }
+});
+rl.on('close', () => process.exit(0));
