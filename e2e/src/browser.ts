@@ -63,3 +63,20 @@ export async function waitFor<T>(what: string, f: () => Promise<T | null | undef
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
+
+/** Pixels of the tracker overlay's mesh colour (cyan) in the video a tile shows. */
+export async function overlayPixels(page: Page, peerId: string): Promise<number> {
+  return page.evaluate((id) => {
+    const v: HTMLVideoElement | undefined = (window as any).__pe.tiles.get(id)?.video;
+    if (!v || !v.videoWidth) return 0;
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth;
+    c.height = v.videoHeight;
+    const ctx = c.getContext('2d', { willReadFrequently: true })!;
+    ctx.drawImage(v, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] < 90 && d[i + 1] > 190 && d[i + 2] > 190) n++;
+    return n;
+  }, peerId);
+}

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { RunningServer } from '@portrait-edit/server';
-import { launchChromium, tileColour, waitFor } from '../src/browser.js';
+import { launchChromium, overlayPixels, tileColour, waitFor } from '../src/browser.js';
 import { webcamY4m } from '../src/fixtures.js';
 import { createRoom, pidAlive, startTestServer } from '../src/server-harness.js';
 
@@ -81,6 +81,16 @@ describe('the call loop, end to end in Chromium', () => {
       const v = await remoteView(b.page, a.peerId);
       return v.processed === true && looksInverted(v.colour);
     }, 8_000);
+
+    // The tracker overlay, chosen in the panel, shows up on the receiver's side.
+    const before = await overlayPixels(b.page, a.peerId);
+    await a.page.locator('input[name="debugOverlay"]').check();
+    const withOverlay = await waitFor('tracker overlay at B', async () => {
+      const n = await overlayPixels(b.page, a.peerId);
+      return n > before + 150 ? n : null;
+    }, 30_000);
+    console.log(`overlay mesh pixels at the receiver: ${before} → ${withOverlay}`);
+    await a.page.locator('input[name="debugOverlay"]').uncheck();
 
     const during = server.resources();
     expect(during.ffmpegPids.length).toBeGreaterThanOrEqual(2);

@@ -107,8 +107,7 @@ export class FrameLoop {
     this.busy = true;
     let outBuf = buf;
     const frame: Frame = { width: this.o.width, height: this.o.height, data: buf, timestampMs: tIn };
-    const passthroughNeedsCopy = this.o.processor.name !== 'passthrough';
-    if (passthroughNeedsCopy) this.original.set(buf);
+    this.original.set(buf);
     const t0 = performance.now();
     try {
       const r = await this.o.processor.process(frame, this.o.context());
@@ -116,7 +115,7 @@ export class FrameLoop {
       outBuf = r.frame.data;
       this.reason = r.edited ? null : (r.reason ?? 'not edited');
     } catch (err) {
-      if (passthroughNeedsCopy) buf.set(this.original);
+      buf.set(this.original);
       outBuf = buf;
       this.reason = `filter error: ${err instanceof Error ? err.message : String(err)}`;
     }

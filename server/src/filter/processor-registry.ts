@@ -1,6 +1,7 @@
 import type { FrameProcessor } from '@portrait-edit/models';
 import { PassthroughProcessor } from './processors/passthrough.js';
 import { TestInvertProcessor } from './processors/test-invert.js';
+import { OverlayChain } from './overlay-chain.js';
 
 /**
  * Processor factories by name (PE_PROCESSOR). One instance per filtered stream: processors
@@ -22,7 +23,7 @@ export function processorNames(): string[] {
 export async function createProcessor(name: string): Promise<FrameProcessor> {
   const f = factories[name];
   if (!f) throw new Error(`unknown processor "${name}" (known: ${processorNames().join(', ')})`);
-  const p = await f();
-  await p.init?.();
+  const p = new OverlayChain(await f());
+  await p.init();
   return p;
 }
