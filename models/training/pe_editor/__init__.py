@@ -1,0 +1,1 @@
+"""3DPE editor (issue 5): network, data, training, export."""

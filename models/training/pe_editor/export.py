@@ -1,0 +1,132 @@
+"""Export the trained editor to ONNX + prompt bank, with a PyTorch/onnxruntime parity check.
+
+python -m pe_editor.export [--ckpt checkpoints/editor_stage2.pt] [--out ../assets/editor]
+
+Writes OUT/:
+  editor.onnx        inputs image (1,3,128,128) [0,1], src_cam (1,25), tgt_cam (1,25),
+                     tokens (1,K,D), norm (1,NORM_DIM); outputs rgb (1,3,128,128) [0,1], depth (1,1,32,32)
+  image_prompt.onnx  ref (1,3,128,128) [0,1] -> tokens (1,K,D)   (image prompts)
+  text_proj.onnx     emb (1,384) MiniLM sentence embedding (normalised) -> tokens (1,K,D)
+  prompts.json + prompts.bin   float32 tokens for every style phrasing (train + held-out) and
+                     the default norm affine (the stage-1 value); offsets in floats into the .bin
+  parity.json + parity.bin     one fixed input and PyTorch's outputs (for the runtime's tests)
+  export.json        opset, sizes, max |onnxruntime - PyTorch|
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+
+from .model import D_TOKEN, IMG, K_TOKENS, NORM_DIM, Editor, ExportEditor
+from .train import CKPT_DIR, text_embeddings
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUT = os.path.normpath(os.path.join(HERE, "..", "assets", "editor"))
+INPUTS = ["image", "src_cam", "tgt_cam", "tokens", "norm"]
+
+
+def export_onnx(module, args, path, inputs, outputs, opset=17):
+    torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs,
+                      opset_version=opset, dynamo=False, do_constant_folding=True)
+
+
+def ort_session(path, threads=2):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def parity_inputs(seed=0):
+    """A deterministic input: a smooth random image, source camera yaw 5 pitch 3, target yaw 20."""
+    from pe_teachers import camera
+
+    g = torch.Generator().manual_seed(seed)
+    img = torch.nn.functional.interpolate(torch.rand(1, 3, 16, 16, generator=g), size=IMG, mode="bilinear",
+                                          align_corners=False)
+    src = torch.tensor(camera.label(5, 3))[None]
+    tgt = torch.tensor(camera.label(20, 0))[None]
+    tokens = torch.randn(1, K_TOKENS, D_TOKEN, generator=g) * 0.5
+    norm = torch.randn(1, NORM_DIM, generator=g) * 0.05
+    return img, src, tgt, tokens, norm
+
+
+def load_editor(ckpt):
+    m = Editor()
+    m.load_state_dict(torch.load(ckpt, map_location="cpu")["model"])
+    return m.eval()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckpt", default=os.path.join(CKPT_DIR, "editor_stage2.pt"))
+    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--opset", type=int, default=17)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(2)
+    os.makedirs(args.out, exist_ok=True)
+    m = load_editor(args.ckpt)
+    ex = ExportEditor(m).eval()
+    pin = parity_inputs()
+    p_editor = os.path.join(args.out, "editor.onnx")
+    export_onnx(ex, pin, p_editor, INPUTS, ["rgb", "depth"], args.opset)
+    export_onnx(m.image_prompt, (torch.rand(1, 3, IMG, IMG),), os.path.join(args.out, "image_prompt.onnx"),
+                ["ref"], ["tokens"], args.opset)
+    export_onnx(m.text_proj, (torch.randn(1, 384),), os.path.join(args.out, "text_proj.onnx"),
+                ["emb"], ["tokens"], args.opset)
+
+    with torch.no_grad():
+        ref = [t.numpy() for t in ex(*pin)]
+    sess = ort_session(p_editor)
+    got = sess.run(None, {k: v.numpy() for k, v in zip(INPUTS, pin)})
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(ref, got))
+
+    # parity fixture: inputs and PyTorch outputs, float32, concatenated
+    blobs = [t.numpy().astype(np.float32).ravel() for t in pin] + [r.astype(np.float32).ravel() for r in ref]
+    names = INPUTS + ["rgb", "depth"]
+    shapes = [list(t.shape) for t in pin] + [list(r.shape) for r in ref]
+    off, meta = 0, {}
+    for n, b, s in zip(names, blobs, shapes):
+        meta[n] = {"offset": off, "shape": s}
+        off += b.size
+    np.concatenate(blobs).tofile(os.path.join(args.out, "parity.bin"))
+    json.dump(meta, open(os.path.join(args.out, "parity.json"), "w"), indent=1)
+
+    # prompt bank
+    from pe_teachers import styles
+
+    T = text_embeddings()
+    chunks, entries, off = [], [], 0
+    default_norm = m.default_norm.detach().numpy().astype(np.float32)
+    chunks.append(default_norm); off += default_norm.size
+    with torch.no_grad():
+        for si, name in enumerate(styles.NAMES):
+            st = styles.STYLES[name]
+            phr = [("train", t, T["train"][si, k]) for k, t in enumerate(st.train_prompts)]
+            phr += [("test", t, T["test"][si, k]) for k, t in enumerate(st.test_prompts)]
+            for split, text, e in phr:
+                tok = m.text_proj(torch.from_numpy(e)[None]).numpy().astype(np.float32).ravel()
+                entries.append({"style": name, "text": text, "split": split, "offset": off})
+                chunks.append(tok); off += tok.size
+    np.concatenate(chunks).tofile(os.path.join(args.out, "prompts.bin"))
+    json.dump({"k": K_TOKENS, "d": D_TOKEN, "normDim": NORM_DIM, "defaultNormOffset": 0,
+               "styles": list(styles.NAMES), "phrasings": entries,
+               "note": "tokens = text_proj(MiniLM(text)); a style id maps to its first training phrasing"},
+              open(os.path.join(args.out, "prompts.json"), "w"), indent=1)
+    rep = {"opset": args.opset, "ckpt": os.path.basename(args.ckpt),
+           "step": int(torch.load(args.ckpt, map_location="cpu")["step"]),
+           "editor_mb": round(os.path.getsize(p_editor) / 1e6, 3),
+           "parity_max_abs_diff": diff, "k": K_TOKENS, "d": D_TOKEN, "norm_dim": NORM_DIM}
+    json.dump(rep, open(os.path.join(args.out, "export.json"), "w"), indent=1)
+    print(json.dumps(rep))
+    return rep
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,309 @@
+"""The 3DPE editor network (paper Sec. 3.2, adapted to a 2-core CPU).
+
+Sizes (B = batch):
+  image      (B, 3, 128, 128)  aligned FFHQ-framed crop in [0, 1] (the 256^2 crop downsampled)
+  src_cam    (B, 25)           EG3D label of the source view (cam2world 16 + intrinsics 9)
+  tgt_cam    (B, 25)           EG3D label of the view to render
+  tokens     (B, K, D)         prompt tokens (K = 8, D = 64); zeros = "no edit" (reconstruction)
+  norm       (B, P)            E_high's normalisation affine (scale, shift per channel), P = NORM_DIM
+Outputs:
+  rgb        (B, 3, 128, 128)  rendered + super-resolved portrait at tgt_cam, ~[0, 1]
+  raw        (B, 3, 32, 32)    volume-rendered colour (first 3 feature channels)
+  depth      (B, 1, 32, 32)    expected distance along the camera axis (world units)
+  triplane   (B, 3, C, 64, 64) C = 16
+
+Modules: ELow (structure), EHigh (appearance, norms driven by `norm`), CrossAttention (queries:
+E_high features, keys/values: prompt tokens), TriplaneDecoder, TriplaneRenderer (grid_sample +
+MLP + volume rendering at 32^2, 20 samples/ray), SuperRes (32^2 -> 128^2), TextPromptProjection
+(frozen MiniLM sentence embedding 384 -> K tokens), ImagePromptEncoder (reference image -> K tokens).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+IMG = 128
+K_TOKENS = 8
+D_TOKEN = 64
+TEXT_DIM = 384
+PLANE_C = 16
+PLANE_RES = 64
+RENDER_RES = 32
+N_SAMPLES = 20
+NEAR, FAR = 2.40, 3.30
+BOX = 1.0  # triplane covers [-BOX/2, BOX/2]^3 in world units
+FEAT = 16  # rendered feature channels (first 3 = colour)
+EHIGH_CH = (24, 32, 64, 64)  # channels of E_high's normalised layers
+NORM_DIM = 2 * sum(EHIGH_CH)
+
+
+def conv(cin, cout, k=3, s=1):
+    return nn.Conv2d(cin, cout, k, s, k // 2)
+
+
+class ELow(nn.Module):
+    """Structure branch. image (B,3,128,128) -> (B,96,16,16) low-frequency features."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.AvgPool2d(2),  # 64^2: keep only low frequencies
+            conv(3, 32, 3, 2), nn.LeakyReLU(0.2),  # 32^2
+            conv(32, 64, 3, 2), nn.LeakyReLU(0.2),  # 16^2
+            conv(64, 96), nn.LeakyReLU(0.2),
+            conv(96, 96), nn.LeakyReLU(0.2),
+        )
+
+    def forward(self, x):
+        return self.net(x * 2 - 1)
+
+
+class StyleNorm(nn.Module):
+    """Instance norm whose affine comes from outside: x (B,C,H,W), scale/shift (B,C) -> (B,C,H,W).
+    y = norm(x) * (1 + scale) + shift, so zeros = plain normalisation."""
+
+    def forward(self, x, scale, shift):
+        mu = x.mean(dim=(2, 3), keepdim=True)
+        var = ((x - mu) ** 2).mean(dim=(2, 3), keepdim=True)
+        xn = (x - mu) / torch.sqrt(var + 1e-5)
+        return xn * (1 + scale[:, :, None, None]) + shift[:, :, None, None]
+
+
+class EHigh(nn.Module):
+    """Appearance branch. image (B,3,128,128), norm (B,NORM_DIM) -> (B,64,32,32)."""
+
+    def __init__(self):
+        super().__init__()
+        c = EHIGH_CH
+        self.c1 = conv(3, c[0], 3, 2)  # 64^2
+        self.c2 = conv(c[0], c[1], 3, 2)  # 32^2
+        self.c3 = conv(c[1], c[2])
+        self.c4 = conv(c[2], c[3])
+        self.norm = StyleNorm()
+
+    def split_norm(self, norm):
+        out, i = [], 0
+        for ch in EHIGH_CH:
+            out.append((norm[:, i:i + ch], norm[:, i + ch:i + 2 * ch]))
+            i += 2 * ch
+        return out
+
+    def forward(self, x, norm):
+        p = self.split_norm(norm)
+        h = x * 2 - 1
+        for k, layer in enumerate((self.c1, self.c2, self.c3, self.c4)):
+            h = F.leaky_relu(self.norm(layer(h), *p[k]), 0.2)
+        return h
+
+
+class CrossAttention(nn.Module):
+    """feat (B,C,H,W) queries, tokens (B,K,D) keys/values -> (B,C,H,W) = feat + attn (residual).
+    The output projection starts at zero, so a fresh layer is the identity."""
+
+    def __init__(self, c=64, d=D_TOKEN, heads=4):
+        super().__init__()
+        self.h, self.dh = heads, c // heads
+        self.q = nn.Linear(c, c)
+        self.k = nn.Linear(d, c)
+        self.v = nn.Linear(d, c)
+        self.o = nn.Linear(c, c)
+        nn.init.zeros_(self.o.weight)
+        nn.init.zeros_(self.o.bias)
+
+    def forward(self, feat, tokens):
+        B, C, H, W = feat.shape
+        x = feat.flatten(2).transpose(1, 2)  # (B,HW,C)
+        mu = x.mean(-1, keepdim=True)
+        xn = (x - mu) / torch.sqrt(((x - mu) ** 2).mean(-1, keepdim=True) + 1e-5)
+        q = self.q(xn).reshape(B, H * W, self.h, self.dh).transpose(1, 2)  # (B,h,HW,dh)
+        k = self.k(tokens).reshape(B, -1, self.h, self.dh).transpose(1, 2)  # (B,h,K,dh)
+        v = self.v(tokens).reshape(B, -1, self.h, self.dh).transpose(1, 2)
+        a = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(self.dh), dim=-1)
+        y = (a @ v).transpose(1, 2).reshape(B, H * W, C)
+        return feat + self.o(y).transpose(1, 2).reshape(B, C, H, W)
+
+
+class TriplaneDecoder(nn.Module):
+    """low (B,96,16,16), high (B,64,32,32), src_cam (B,25) -> triplane (B,3,PLANE_C,64,64)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cam = nn.Sequential(nn.Linear(12, 64), nn.LeakyReLU(0.2), nn.Linear(64, 96))
+        self.f1 = conv(96 + 64, 96)
+        self.f2 = conv(96, 64)
+        self.up = conv(64, 48)  # at 64^2
+        self.out = conv(48, 3 * PLANE_C)
+
+    def forward(self, low, high, src_cam):
+        cam = self.cam(src_cam[:, :12])[:, :, None, None]
+        low = F.interpolate(low + cam, scale_factor=2.0, mode="bilinear", align_corners=False)
+        h = F.leaky_relu(self.f1(torch.cat([low, high], 1)), 0.2)
+        h = F.leaky_relu(self.f2(h), 0.2)
+        h = F.interpolate(h, scale_factor=2.0, mode="bilinear", align_corners=False)
+        h = F.leaky_relu(self.up(h), 0.2)
+        t = self.out(h)
+        return t.reshape(t.shape[0], 3, PLANE_C, PLANE_RES, PLANE_RES)
+
+
+def camera_rays(cam, res=RENDER_RES):
+    """cam (B,25) -> origins (B,1,3), directions (B,res*res,3) with unit camera-z component,
+    so that a ray parameter t is the distance along the camera axis (the teacher's depth)."""
+    B = cam.shape[0]
+    m = cam[:, :16].reshape(B, 4, 4)
+    K = cam[:, 16:].reshape(B, 3, 3)
+    rot, org = m[:, :3, :3], m[:, :3, 3]
+    s = (torch.arange(res, dtype=cam.dtype, device=cam.device) + 0.5) / res
+    v, u = torch.meshgrid(s, s, indexing="ij")
+    u = u.reshape(1, -1)
+    v = v.reshape(1, -1)
+    x = (u - K[:, 0, 2:3]) / K[:, 0, 0:1]
+    y = (v - K[:, 1, 2:3]) / K[:, 1, 1:2]
+    d_cam = torch.stack([x, y, torch.ones_like(x)], -1)  # (B,N,3)
+    d = d_cam @ rot.transpose(1, 2)
+    return org[:, None, :], d
+
+
+class TriplaneRenderer(nn.Module):
+    """triplane (B,3,C,64,64), cam (B,25) -> feat (B,FEAT,32,32), depth (B,1,32,32).
+    EG3D-style: planes xy, xz, zy sampled by grid_sample, summed, decoded by a 2-layer MLP to
+    density + features, alpha-composited along rays (exclusive transmittance via CumSum)."""
+
+    def __init__(self):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(PLANE_C, 32), nn.Softplus(), nn.Linear(32, 1 + FEAT))
+        t = torch.linspace(NEAR, FAR, N_SAMPLES)
+        self.register_buffer("t", t, persistent=False)
+        self.delta = (FAR - NEAR) / (N_SAMPLES - 1)
+
+    def forward(self, planes, cam):
+        B = planes.shape[0]
+        o, d = camera_rays(cam)
+        N = d.shape[1]
+        pts = o[:, :, None, :] + d[:, :, None, :] * self.t[None, None, :, None]  # (B,N,S,3)
+        p = (pts * (2.0 / BOX)).reshape(B, 1, N * N_SAMPLES, 3)
+        x, y, z = p[..., 0], p[..., 1], p[..., 2]
+        f = 0
+        for i, g in enumerate((torch.stack([x, y], -1), torch.stack([x, z], -1), torch.stack([z, y], -1))):
+            f = f + F.grid_sample(planes[:, i], g, mode="bilinear", padding_mode="zeros", align_corners=False)
+        f = f.reshape(B, PLANE_C, N, N_SAMPLES).permute(0, 2, 3, 1)  # (B,N,S,C)
+        out = self.mlp(f)
+        sigma = F.softplus(out[..., 0] - 1.0)  # (B,N,S)
+        feat = out[..., 1:]
+        sd = sigma * self.delta
+        trans = torch.exp(-(torch.cumsum(sd, -1) - sd))
+        w = trans * (1 - torch.exp(-sd))  # (B,N,S)
+        acc = w.sum(-1, keepdim=True)
+        col = (w[..., None] * feat).sum(2)  # (B,N,FEAT)
+        depth = (w * self.t).sum(-1, keepdim=True) + (1 - acc) * FAR
+        col = col.transpose(1, 2).reshape(B, FEAT, RENDER_RES, RENDER_RES)
+        depth = depth.transpose(1, 2).reshape(B, 1, RENDER_RES, RENDER_RES)
+        return col, depth
+
+
+class SuperRes(nn.Module):
+    """feat (B,FEAT,32,32) -> rgb (B,3,128,128) (residual over the upsampled raw colour)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = conv(FEAT, 48)
+        self.b = conv(48, 32)  # 64^2
+        self.c = conv(32, 24)  # 128^2
+        self.d = conv(24, 3)
+
+    def forward(self, feat):
+        h = F.leaky_relu(self.a(feat), 0.2)
+        h = F.interpolate(h, scale_factor=2.0, mode="bilinear", align_corners=False)
+        h = F.leaky_relu(self.b(h), 0.2)
+        h = F.interpolate(h, scale_factor=2.0, mode="bilinear", align_corners=False)
+        h = F.leaky_relu(self.c(h), 0.2)
+        base = F.interpolate(feat[:, :3], scale_factor=4.0, mode="bilinear", align_corners=False)
+        return base + self.d(h)
+
+
+class TextPromptProjection(nn.Module):
+    """Frozen MiniLM sentence embedding (B,384) -> prompt tokens (B,K,D)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(TEXT_DIM, 256), nn.LeakyReLU(0.2), nn.Linear(256, K_TOKENS * D_TOKEN))
+
+    def forward(self, e):
+        return self.net(e).reshape(-1, K_TOKENS, D_TOKEN)
+
+
+class ImagePromptEncoder(nn.Module):
+    """Reference image (B,3,128,128) in [0,1] -> prompt tokens (B,K,D): a small CNN, then
+    per-channel mean/std (style statistics) -> MLP."""
+
+    def __init__(self):
+        super().__init__()
+        self.cnn = nn.Sequential(
+            conv(3, 24, 3, 2), nn.LeakyReLU(0.2),
+            conv(24, 48, 3, 2), nn.LeakyReLU(0.2),
+            conv(48, 64, 3, 2), nn.LeakyReLU(0.2),
+        )
+        self.head = nn.Sequential(nn.Linear(3 * 2 + 24 * 2 + 64 * 2, 256), nn.LeakyReLU(0.2),
+                                  nn.Linear(256, K_TOKENS * D_TOKEN))
+
+    def forward(self, ref):
+        x = ref * 2 - 1
+        stats = [torch.cat([x.mean((2, 3)), x.std((2, 3))], 1)]
+        h1 = self.cnn[1](self.cnn[0](x))
+        stats.append(torch.cat([h1.mean((2, 3)), h1.std((2, 3))], 1))
+        h3 = self.cnn[5](self.cnn[4](self.cnn[3](self.cnn[2](h1))))
+        stats.append(torch.cat([h3.mean((2, 3)), h3.std((2, 3))], 1))
+        return self.head(torch.cat(stats, 1)).reshape(-1, K_TOKENS, D_TOKEN)
+
+
+class Editor(nn.Module):
+    """The whole editor. forward(image, src_cam, tgt_cam, tokens, norm) -> dict(rgb, raw, depth,
+    triplane). `default_norm` (NORM_DIM,) is the stage-1 norm affine, a trained parameter; the
+    exported graph takes `norm` as an input (an adapted style = tokens + norm tensors)."""
+
+    def __init__(self):
+        super().__init__()
+        self.e_low = ELow()
+        self.e_high = EHigh()
+        self.xattn = CrossAttention()
+        self.decoder = TriplaneDecoder()
+        self.renderer = TriplaneRenderer()
+        self.sr = SuperRes()
+        self.text_proj = TextPromptProjection()
+        self.image_prompt = ImagePromptEncoder()
+        self.default_norm = nn.Parameter(torch.zeros(NORM_DIM))
+
+    def encode(self, image, src_cam, tokens, norm=None):
+        """-> triplane (B,3,C,64,64)"""
+        if norm is None:
+            norm = self.default_norm[None].expand(image.shape[0], -1)
+        low = self.e_low(image)
+        high = self.xattn(self.e_high(image, norm), tokens)
+        return self.decoder(low, high, src_cam)
+
+    def render(self, planes, cam):
+        feat, depth = self.renderer(planes, cam)
+        return self.sr(feat), feat[:, :3], depth
+
+    def forward(self, image, src_cam, tgt_cam, tokens, norm=None):
+        planes = self.encode(image, src_cam, tokens, norm)
+        rgb, raw, depth = self.render(planes, tgt_cam)
+        return {"rgb": rgb, "raw": raw, "depth": depth, "triplane": planes}
+
+
+class ExportEditor(nn.Module):
+    """The ONNX graph: (image, src_cam, tgt_cam, tokens, norm) -> (rgb clamped to [0,1], depth)."""
+
+    def __init__(self, editor: Editor):
+        super().__init__()
+        self.m = editor
+
+    def forward(self, image, src_cam, tgt_cam, tokens, norm):
+        out = self.m(image, src_cam, tgt_cam, tokens, norm)
+        return out["rgb"].clamp(0, 1), out["depth"]
+
+
+def null_tokens(b=1):
+    return torch.zeros(b, K_TOKENS, D_TOKEN)

@@ -1,0 +1,128 @@
+"""3DPE editor network: shapes, ONNX parity, a tiny overfit, the committed export."""
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from pe_editor import model as M
+from pe_editor.train import stage1_loss, stage2_loss
+from pe_teachers import camera
+
+ASSETS = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "assets", "editor"))
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+
+
+def _cams(b, yaw=0.0):
+    return torch.tensor(np.stack([camera.label(yaw, 0.0)] * b))
+
+
+def test_shapes():
+    m = M.Editor().eval()
+    img = torch.rand(2, 3, M.IMG, M.IMG)
+    with torch.no_grad():
+        out = m(img, _cams(2), _cams(2, 20), M.null_tokens(2))
+        assert out["rgb"].shape == (2, 3, M.IMG, M.IMG)
+        assert out["raw"].shape == (2, 3, M.RENDER_RES, M.RENDER_RES)
+        assert out["depth"].shape == (2, 1, M.RENDER_RES, M.RENDER_RES)
+        assert out["triplane"].shape == (2, 3, M.PLANE_C, M.PLANE_RES, M.PLANE_RES)
+        d = out["depth"]
+        assert float(d.min()) >= M.NEAR - 1e-4 and float(d.max()) <= M.FAR + 1e-4
+        assert m.text_proj(torch.randn(3, M.TEXT_DIM)).shape == (3, M.K_TOKENS, M.D_TOKEN)
+        assert m.image_prompt(torch.rand(3, 3, M.IMG, M.IMG)).shape == (3, M.K_TOKENS, M.D_TOKEN)
+
+
+def test_fresh_cross_attention_is_identity_and_tokens_matter_after_training_it():
+    xa = M.CrossAttention()
+    f = torch.randn(1, 64, 8, 8)
+    assert torch.allclose(xa(f, torch.randn(1, M.K_TOKENS, M.D_TOKEN)), f)
+    torch.nn.init.normal_(xa.o.weight, std=0.1)
+    a, b = xa(f, torch.randn(1, M.K_TOKENS, M.D_TOKEN)), xa(f, torch.randn(1, M.K_TOKENS, M.D_TOKEN))
+    assert (a - b).abs().max() > 1e-3
+
+
+def test_camera_rays_hit_the_origin_at_the_centre():
+    o, d = M.camera_rays(_cams(1, 15.0), res=2)
+    centre = d.mean(1)  # the 4 pixel rays average to the principal ray
+    p = o[:, 0] + centre * 2.7
+    assert p.abs().max() < 1e-3
+
+
+def test_onnx_parity(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from pe_editor.export import INPUTS, export_onnx, parity_inputs
+
+    m = M.Editor().eval()
+    torch.nn.init.normal_(m.xattn.o.weight, std=0.05)  # make the prompt path active
+    ex = M.ExportEditor(m).eval()
+    args = parity_inputs()
+    p = str(tmp_path / "e.onnx")
+    export_onnx(ex, args, p, INPUTS, ["rgb", "depth"])
+    with torch.no_grad():
+        ref = [t.numpy() for t in ex(*args)]
+    s = ort.InferenceSession(p, providers=["CPUExecutionProvider"])
+    names = [i.name for i in s.get_inputs()]
+    assert names == INPUTS  # tokens and norm are graph inputs
+    got = s.run(None, {k: v.numpy() for k, v in zip(INPUTS, args)})
+    for a, b in zip(ref, got):
+        assert a.shape == b.shape
+        assert np.abs(a - b).max() < 1e-3
+
+
+def _fake_stage1_batch(b=2):
+    img = torch.rand(b, 3, M.IMG, M.IMG)
+    return (img, _cams(b), _cams(b, 15), img.clone(), torch.full((b, 1, 32, 32), 2.8),
+            torch.ones(b, 1, 32, 32), torch.zeros(b, dtype=torch.bool))
+
+
+def test_tiny_overfit_stage1():
+    m = M.Editor()
+    batch = _fake_stage1_batch()
+    opt = torch.optim.Adam(m.parameters(), lr=2e-3)
+    first = None
+    for _ in range(12):
+        loss, _ = stage1_loss(m, batch)
+        first = first if first is not None else loss.item()
+        opt.zero_grad(); loss.backward(); opt.step()
+    assert loss.item() < 0.8 * first
+
+
+def test_stage2_step_moves_only_the_prompt_path():
+    m = M.Editor()
+    teacher = M.Editor().eval()
+    for n, p in m.named_parameters():
+        p.requires_grad_(n.startswith(("xattn.", "text_proj.", "image_prompt.")))
+    before = {n: p.detach().clone() for n, p in m.named_parameters()}
+    b = 2
+    batch = (torch.rand(b, 3, M.IMG, M.IMG), _cams(b), torch.rand(b, 3, M.IMG, M.IMG), torch.randn(b, M.TEXT_DIM),
+             torch.rand(b, 3, M.IMG, M.IMG), torch.tensor([0, 1]), _cams(b, -15))
+    opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=1e-3)
+    for _ in range(2):
+        loss, parts = stage2_loss(m, teacher, batch)
+        opt.zero_grad(); loss.backward(); opt.step()
+    assert set(parts) == {"diff", "tri", "img3d", "dep3d"}
+    for n, p in m.named_parameters():
+        moved = not torch.equal(before[n], p.detach())
+        if n.startswith(("e_low.", "e_high.", "decoder.", "renderer.", "sr.", "default_norm")):
+            assert not moved, n
+    assert not torch.equal(before["xattn.o.weight"], m.xattn.o.weight.detach())
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(ASSETS, "editor.onnx")), reason="no committed export")
+def test_committed_export_matches_its_pytorch_reference():
+    ort = pytest.importorskip("onnxruntime")
+    meta = json.load(open(os.path.join(ASSETS, "parity.json")))
+    blob = np.fromfile(os.path.join(ASSETS, "parity.bin"), np.float32)
+    get = lambda k: blob[meta[k]["offset"]:meta[k]["offset"] + int(np.prod(meta[k]["shape"]))].reshape(meta[k]["shape"])
+    s = ort.InferenceSession(os.path.join(ASSETS, "editor.onnx"), providers=["CPUExecutionProvider"])
+    got = s.run(None, {k: get(k) for k in ("image", "src_cam", "tgt_cam", "tokens", "norm")})
+    assert np.abs(got[0] - get("rgb")).max() < 1e-3
+    assert np.abs(got[1] - get("depth")).max() < 1e-3
+    rep = json.load(open(os.path.join(ASSETS, "export.json")))
+    assert rep["parity_max_abs_diff"] < 1e-3 and rep["editor_mb"] < 20
