@@ -15,6 +15,8 @@ export interface ProcessContext {
   peerId: string;
   /** Settings in force for this frame; they change between frames, never during one. */
   settings: FilterSettings;
+  /** The decoded reference image when settings.prompt is an image prompt (fits 512², RGB24). */
+  reference?: Frame;
 }
 
 export interface ProcessResult {

@@ -12,6 +12,8 @@ import { serveStatic } from './http/static-files.js';
 import { WorkerPool } from './media/worker-pool.js';
 import { RoomRegistry } from './room-registry.js';
 import { attachSignalling } from './signalling/signalling-server.js';
+import { UploadStore } from './uploads/upload-store.js';
+import { faceCheck } from './uploads/face-check.js';
 
 export interface RunningServer {
   url: string;
@@ -46,7 +48,9 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const tokens = new RoomTokens(config.tokenSecret);
   const ports = new PortAllocator(config.ffmpegMinPort, config.ffmpegMaxPort);
   const slots = { used: 0 };
-  const registry = new RoomRegistry(workers, { config, ports, slots }, config);
+  const uploads = new UploadStore();
+  uploads.setFaceCheck(faceCheck);
+  const registry = new RoomRegistry(workers, { config, ports, slots, uploads }, config);
 
   const resources = (): ServerResources => {
     const rooms = registry.liveRooms().map((r) => r.resources());
@@ -66,6 +70,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     config,
     tokens,
     registry,
+    uploads,
     resources,
     health: () => ({ ok: true, workers: workers.size, rooms: registry.liveRooms().length, processor: config.processor }),
   });

@@ -54,6 +54,7 @@ export class RoomRegistry {
   closeIfEmpty(room: Room): void {
     if (room.peers.size === 0 && this.live.get(room.id) === room) {
       this.live.delete(room.id);
+      this.deps.uploads.dropRoom(room.id);
       room.close();
     }
   }

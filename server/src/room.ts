@@ -11,11 +11,13 @@ import { ClientError } from './errors.js';
 import { FilterController } from './filter/filter-controller.js';
 import type { PortAllocator } from './filter/port-allocator.js';
 import type { Peer } from './peer.js';
+import type { UploadStore } from './uploads/upload-store.js';
 
 export interface RoomDeps {
   config: ServerConfig;
   ports: PortAllocator;
   slots: { used: number };
+  uploads: UploadStore;
 }
 
 /**
@@ -86,6 +88,10 @@ export class Room {
       }
       case 'setFilter': {
         if (peer.role === 'viewer') throw new ClientError('FORBIDDEN', 'viewers cannot set a filter');
+        const prompt = req.settings.prompt;
+        if (prompt?.kind === 'image' && !this.deps.uploads.get(this.id, prompt.uploadId)) {
+          throw new ClientError('NOT_FOUND', 'unknown reference image: upload it again');
+        }
         const before = peer.settings;
         peer.settings = applySettingsPatch(peer.settings, req.settings);
         this.filterOf(peer).sync(JSON.stringify(before) !== JSON.stringify(peer.settings));
@@ -118,6 +124,7 @@ export class Room {
       slots: this.deps.slots,
       announce: (s: StreamInfo) => this.broadcast(null, 'streamAvailable', s),
       notice: (level: 'info' | 'warn' | 'error', message: string) => peer.socket.emit('notice', { level, message }),
+      resolveReference: (uploadId: string) => this.deps.uploads.get(this.id, uploadId)?.image,
     };
   }
 

@@ -15,6 +15,8 @@ export interface FilterControllerDeps {
   /** Tell the room which producer now carries this peer's video. */
   announce: (s: StreamInfo) => void;
   notice: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Decoded reference image for an image prompt's upload id. */
+  resolveReference?: (uploadId: string) => import('@portrait-edit/models').Frame | undefined;
 }
 
 /** How long the old pipeline keeps running after receivers were told to switch away from it. */
@@ -83,7 +85,11 @@ export class FilterController {
         width,
         height,
         processor,
-        context: () => ({ peerId: this.peer.id, settings: this.peer.settings }),
+        context: () => {
+          const s = this.peer.settings;
+          const reference = s.prompt?.kind === 'image' ? this.d.resolveReference?.(s.prompt.uploadId) : undefined;
+          return { peerId: this.peer.id, settings: s, reference };
+        },
         ports: this.d.ports,
         ffmpegPath: this.d.config.ffmpegPath,
       });

@@ -5,11 +5,13 @@ import type { ServerConfig } from '../config.js';
 import { ClientError } from '../errors.js';
 import { KeyedRateLimiter } from '../rate-limit.js';
 import type { RoomRegistry } from '../room-registry.js';
+import { UPLOAD_LIMITS, type UploadStore } from '../uploads/upload-store.js';
 
 export interface ApiDeps {
   config: ServerConfig;
   tokens: RoomTokens;
   registry: RoomRegistry;
+  uploads: UploadStore;
   resources: () => unknown;
   health: () => unknown;
 }
@@ -19,6 +21,7 @@ const MAX_BODY = 4 * 1024;
 /** JSON API under /api. Returns false when the path is not an API path. */
 export function createApi(d: ApiDeps) {
   const roomLimiter = new KeyedRateLimiter(0.5, 20);
+  const uploadLimiter = new KeyedRateLimiter(0.2, 10);
   return async function handleApi(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? '/', 'http://x');
     if (!url.pathname.startsWith('/api/')) return false;
@@ -37,13 +40,34 @@ export function createApi(d: ApiDeps) {
           guestToken: d.tokens.sign({ room: roomId, role: 'guest', exp: expiresAt }),
         });
       }
+      if (url.pathname === '/api/uploads' && req.method === 'POST') {
+        const auth = req.headers.authorization ?? '';
+        let room: string;
+        try {
+          const p = d.tokens.verify(auth.startsWith('Bearer ') ? auth.slice(7) : undefined);
+          if (p.role === 'viewer') throw new Error('viewers cannot upload');
+          room = p.room;
+        } catch (err) {
+          throw new ClientError('UNAUTHORIZED', (err as Error).message);
+        }
+        if (!d.registry.exists(room)) throw new ClientError('NOT_FOUND', 'unknown room');
+        if (!uploadLimiter.take(room)) throw new ClientError('RATE_LIMITED', 'too many uploads, wait a little');
+        const declared = Number(req.headers['content-length']);
+        if (declared > UPLOAD_LIMITS.maxBytes) {
+          req.resume();
+          throw new ClientError('TOO_LARGE', `image is larger than ${UPLOAD_LIMITS.maxBytes / 1024 / 1024} MB`);
+        }
+        const body = await readBody(req, UPLOAD_LIMITS.maxBytes, `image is larger than ${UPLOAD_LIMITS.maxBytes / 1024 / 1024} MB`);
+        const u = await d.uploads.add(room, req.headers['content-type'], body);
+        return send(res, 201, { uploadId: u.id, width: u.sourceWidth, height: u.sourceHeight, hasFace: u.hasFace });
+      }
       if (url.pathname === '/api/debug/resources' && req.method === 'GET' && d.config.debugEndpoints) {
         return send(res, 200, d.resources());
       }
       throw new ClientError('NOT_FOUND', `no API at ${req.method} ${url.pathname}`);
     } catch (err) {
       if (err instanceof ClientError) {
-        const status = { BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404, TOO_LARGE: 413, RATE_LIMITED: 429 }[err.code as string] ?? 400;
+        const status = { BAD_REQUEST: 400, UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404, TOO_LARGE: 413, UNSUPPORTED: 415, RATE_LIMITED: 429 }[err.code as string] ?? 400;
         return send(res, status, { error: { code: err.code, message: err.message } });
       }
       return send(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
@@ -56,17 +80,25 @@ function send(res: ServerResponse, status: number, body: unknown): true {
   return true;
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readBody(req: IncomingMessage, max: number, tooLarge = 'request body too large'): Promise<Buffer> {
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new ClientError('TOO_LARGE', 'request body too large');
+    if (size > max) {
+      req.destroy();
+      throw new ClientError('TOO_LARGE', tooLarge);
+    }
     chunks.push(c as Buffer);
   }
-  if (size === 0) return {};
+  return Buffer.concat(chunks);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const body = await readBody(req, MAX_BODY);
+  if (body.length === 0) return {};
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new ClientError('BAD_REQUEST', 'body is not JSON');
   }

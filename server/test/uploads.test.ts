@@ -1,0 +1,111 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startServer, type RunningServer } from '../src/app.js';
+
+const TESTDATA = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'testdata');
+let server: RunningServer;
+let guestToken: string;
+
+beforeAll(async () => {
+  server = await startServer({ port: 0, numWorkers: 1 });
+  ({ guestToken } = await (await fetch(`${server.url}/api/rooms`, { method: 'POST', body: '{}' })).json());
+});
+afterAll(() => server?.close());
+
+function upload(body: Buffer | string, type: string, token: string | null = guestToken) {
+  return fetch(`${server.url}/api/uploads`, {
+    method: 'POST',
+    headers: { 'content-type': type, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body,
+  });
+}
+
+function crc32(b: Buffer): number {
+  let c = ~0;
+  for (const x of b) {
+    c ^= x;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+/** A real, valid 1-bit PNG of w×h: tiny on disk, huge once decoded (a decompression bomb). */
+function pngHeader(w: number, h: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(td));
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 1; // bit depth 1
+  ihdr[9] = 0; // greyscale
+  const raw = Buffer.alloc(h * (1 + Math.ceil(w / 8)));
+  const idat = zlib.deflateSync(raw, { level: 9 });
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+}
+
+describe('reference image uploads', () => {
+  test('a real portrait is accepted, decoded and found to have a face', async () => {
+    const res = await upload(fs.readFileSync(path.join(TESTDATA, 'faces', 'ffhq-1.png')), 'image/png');
+    expect(res.status).toBe(201);
+    const body = await res.json();
+    expect(body).toMatchObject({ width: 512, height: 512, hasFace: true });
+    expect(body.uploadId).toMatch(/^[A-Za-z0-9_-]{8,64}$/);
+  }, 60_000);
+
+  test('an image without a face is accepted and says so', async () => {
+    const gradient = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 40, g: 120, b: 200 } } }).jpeg().toBuffer();
+    const res = await upload(gradient, 'image/jpeg');
+    expect(res.status).toBe(201);
+    expect((await res.json()).hasFace).toBe(false);
+  }, 60_000);
+
+  test('bad uploads get clear errors', async () => {
+    const png = await sharp({ create: { width: 128, height: 128, channels: 3, background: '#888' } }).png().toBuffer();
+    const cases: [Buffer | string, string, string | null, number, RegExp][] = [
+      [png, 'image/png', null, 401, /missing token/],
+      [png, 'image/png', 'forged.token', 401, /token/],
+      ['just some text', 'image/png', guestToken, 400, /not a PNG image/],
+      [png, 'application/x-sh', guestToken, 415, /unsupported type/],
+      [png, 'image/jpeg', guestToken, 400, /not a JPEG image \(it looks like image\/png\)/],
+      [pngHeader(20000, 20000), 'image/png', guestToken, 400, /too large|exceeds|limit/i],
+      [await sharp({ create: { width: 16, height: 16, channels: 3, background: '#000' } }).png().toBuffer(), 'image/png', guestToken, 400, /too small/],
+      [Buffer.concat([png.subarray(0, 60)]), 'image/png', guestToken, 400, /decode|readable|image/],
+      [Buffer.alloc(0), 'image/png', guestToken, 400, /empty/],
+      [Buffer.alloc(6 * 1024 * 1024, 1), 'image/png', guestToken, 413, /larger than 5 MB/],
+    ];
+    for (const [body, type, token, status, msg] of cases) {
+      const res = await upload(body, type, token);
+      const j = await res.json();
+      expect(res.status, `${type} ${String(body).slice(0, 20)}`).toBe(status);
+      expect(j.error.message).toMatch(msg);
+    }
+  }, 60_000);
+});
+
+describe('image prompts refer only to this room\'s uploads', () => {
+  test('unknown upload ids are refused, known ones accepted', async () => {
+    const { io } = await import('socket.io-client');
+    const s = io(server.url, { auth: { token: guestToken }, transports: ['websocket'], forceNew: true, reconnection: false });
+    await new Promise<void>((r, j) => (s.on('connect', () => r()), s.on('connect_error', j)));
+    const req = (m: unknown) => s.timeout(5000).emitWithAck('request', m);
+    const caps = (await req({ type: 'getRouterRtpCapabilities' })).data;
+    await req({ type: 'join', displayName: 'u', rtpCapabilities: caps });
+    const unknown = await req({ type: 'setFilter', settings: { prompt: { kind: 'image', uploadId: 'AAAAAAAAAAAA' } } });
+    expect(unknown.error.code).toBe('NOT_FOUND');
+    const png = await sharp({ create: { width: 128, height: 128, channels: 3, background: '#a52' } }).png().toBuffer();
+    const { uploadId } = await (await upload(png, 'image/png')).json();
+    const ok = await req({ type: 'setFilter', settings: { prompt: { kind: 'image', uploadId } } });
+    expect(ok.ok).toBe(true);
+    expect(ok.data.settings.prompt).toEqual({ kind: 'image', uploadId });
+    s.close();
+  }, 30_000);
+});
