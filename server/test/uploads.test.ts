@@ -94,7 +94,9 @@ describe('reference image uploads', () => {
 describe('image prompts refer only to this room\'s uploads', () => {
   test('unknown upload ids are refused, known ones accepted', async () => {
     const { io } = await import('socket.io-client');
-    const s = io(server.url, { auth: { token: guestToken }, transports: ['websocket'], forceNew: true, reconnection: false });
+    // A fresh room: the other tests used up this room's upload allowance.
+    const { guestToken: token } = await (await fetch(`${server.url}/api/rooms`, { method: 'POST', body: '{}' })).json();
+    const s = io(server.url, { auth: { token }, transports: ['websocket'], forceNew: true, reconnection: false });
     await new Promise<void>((r, j) => (s.on('connect', () => r()), s.on('connect_error', j)));
     const req = (m: unknown) => s.timeout(5000).emitWithAck('request', m);
     const caps = (await req({ type: 'getRouterRtpCapabilities' })).data;
@@ -102,7 +104,7 @@ describe('image prompts refer only to this room\'s uploads', () => {
     const unknown = await req({ type: 'setFilter', settings: { prompt: { kind: 'image', uploadId: 'AAAAAAAAAAAA' } } });
     expect(unknown.error.code).toBe('NOT_FOUND');
     const png = await sharp({ create: { width: 128, height: 128, channels: 3, background: '#a52' } }).png().toBuffer();
-    const { uploadId } = await (await upload(png, 'image/png')).json();
+    const { uploadId } = await (await upload(png, 'image/png', token)).json();
     const ok = await req({ type: 'setFilter', settings: { prompt: { kind: 'image', uploadId } } });
     expect(ok.ok).toBe(true);
     expect(ok.data.settings.prompt).toEqual({ kind: 'image', uploadId });

@@ -86,7 +86,9 @@ async function readBody(req: IncomingMessage, max: number, tooLarge = 'request b
   for await (const c of req) {
     size += (c as Buffer).length;
     if (size > max) {
-      req.destroy();
+      // Discard the rest so the client can read our answer; the size was checked up front
+      // from Content-Length, so this only runs for clients that lied about it.
+      req.resume();
       throw new ClientError('TOO_LARGE', tooLarge);
     }
     chunks.push(c as Buffer);
