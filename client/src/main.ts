@@ -57,10 +57,18 @@ async function room(roomId: string, token: string): Promise<void> {
 
   const call = new Call(token);
   debug.call = call;
-  const panel = new Panel(async (p) => {
-    const { settings } = await call.setFilter(p);
-    panel.show(settings);
-  });
+  const panel = new Panel(
+    async (p) => {
+      const { settings } = await call.setFilter(p);
+      panel.show(settings);
+    },
+    async (file) => {
+      const res = await fetch('/api/uploads', { method: 'POST', headers: { 'content-type': file.type, authorization: `Bearer ${token}` }, body: file });
+      const body = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error(body.error?.message ?? `upload failed (${res.status})`);
+      return body;
+    },
+  );
   layout.appendChild(panel.el);
   void fetch('/api/health').then((r) => r.json()).then((h) => panel.setEngine(h.processor)).catch(() => {});
 
@@ -102,6 +110,7 @@ async function room(roomId: string, token: string): Promise<void> {
   call.on('stats', (s) => {
     debug.stats.set(s.peerId, s);
     debug.tiles.get(s.peerId)?.setServerStats(s);
+    debug.tiles.get(`${s.peerId}#edited`)?.setServerStats(s);
   });
   call.on('notice', (level, message) => say(`${level === 'error' ? '⚠ ' : ''}${message}`));
   call.on('disconnected', (reason) => {
@@ -110,6 +119,27 @@ async function room(roomId: string, token: string): Promise<void> {
   });
 
   async function showTrack(peerId: string, kind: 'audio' | 'video', consumer: types.Consumer | null, info: StreamInfo) {
+    if (peerId === call.peerId && kind === 'video' && info.producerId) {
+      // Our own video: the raw camera stays in our tile; the edited stream gets a preview tile beside it.
+      const key = `${peerId}#edited`;
+      if (!info.processed) {
+        const t = debug.tiles.get(key);
+        if (t) call.closeConsumer(t.consumer!);
+        t?.close();
+        debug.tiles.delete(key);
+        return;
+      }
+      let t = debug.tiles.get(key);
+      if (!t) {
+        t = new Tile(key, 'you, edited', false);
+        t.el.dataset.testid = 'tile-self-edited';
+        debug.tiles.set(key, t);
+        tileOf(peerId).el.after(t.el);
+      }
+      const replaced = await t.show(new MediaStream([consumer!.track]), consumer, true, info.producerId);
+      if (replaced && replaced !== consumer) call.closeConsumer(replaced);
+      return;
+    }
     const tile = tileOf(peerId);
     if (kind === 'audio') {
       if (!consumer) return;

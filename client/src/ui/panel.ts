@@ -16,7 +16,10 @@ export class Panel {
   private status!: HTMLElement;
   private engine!: HTMLElement;
 
-  constructor(private readonly send: (p: FilterSettingsPatch) => Promise<void>) {
+  constructor(
+    private readonly send: (p: FilterSettingsPatch) => Promise<void>,
+    private readonly upload: (f: File) => Promise<{ uploadId: string; hasFace: boolean; width: number; height: number }>,
+  ) {
     this.el = document.createElement('aside');
     this.el.className = 'panel';
     this.el.innerHTML = `
@@ -27,6 +30,8 @@ export class Panel {
         <label>Prompt <input type="text" name="prompt" maxlength="200" placeholder="a golden statue, pencil sketch…"></label>
         <button type="submit">Apply</button>
       </form>
+      <label class="upload">Reference image <input type="file" name="reference" accept="image/png,image/jpeg,image/webp" data-testid="reference-upload"></label>
+      <div class="reference" data-testid="reference-info"></div>
       <label>Strength <input type="range" name="strength" min="0" max="1" step="0.05" value="1"></label>
       <label>Yaw <input type="range" name="yaw" min="-${VIEW_LIMITS.yaw}" max="${VIEW_LIMITS.yaw}" step="1" value="0"></label>
       <label>Pitch <input type="range" name="pitch" min="-${VIEW_LIMITS.pitch}" max="${VIEW_LIMITS.pitch}" step="1" value="0"></label>
@@ -57,6 +62,34 @@ export class Panel {
     this.pitch.addEventListener('input', view);
     this.frontalize.addEventListener('change', () => this.apply({ view: { frontalize: this.frontalize.checked } }));
     this.overlay.addEventListener('change', () => this.apply({ debugOverlay: this.overlay.checked }));
+    const ref = q('reference');
+    ref.addEventListener('change', async () => {
+      const f = ref.files?.[0];
+      ref.value = '';
+      if (f) await this.useReference(f);
+    });
+  }
+
+  /** Checks what the browser can (type, size) before uploading; the server checks it all again. */
+  private async useReference(f: File): Promise<void> {
+    const info = this.el.querySelector('.reference') as HTMLElement;
+    if (!['image/png', 'image/jpeg', 'image/webp'].includes(f.type)) return this.say(`${f.name}: not a PNG, JPEG or WebP image`, true);
+    if (f.size > 5 * 1024 * 1024) return this.say(`${f.name} is larger than 5 MB`, true);
+    this.say(`Uploading ${f.name}…`);
+    try {
+      const u = await this.upload(f);
+      await this.send({ prompt: { kind: 'image', uploadId: u.uploadId } });
+      info.innerHTML = '';
+      const img = document.createElement('img');
+      img.src = URL.createObjectURL(f);
+      img.alt = f.name;
+      const cap = document.createElement('span');
+      cap.textContent = `${u.width}×${u.height}${u.hasFace ? '' : ' · no face found: used for its style only'}`;
+      info.append(img, cap);
+      this.say('');
+    } catch (err) {
+      this.say((err as Error).message, true);
+    }
   }
 
   private pending: FilterSettingsPatch | null = null;

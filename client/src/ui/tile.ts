@@ -110,6 +110,7 @@ export class Tile {
     if (s && this.processed) {
       if (s.addedLatencyMs !== null) parts.push(`+${Math.round(s.addedLatencyMs)} ms filter`);
       parts.push(`${s.fpsOut.toFixed(0)}/${s.fpsIn.toFixed(0)} fps out/in`);
+      if (s.lastSwitchMs !== null) parts.push(`last change ${Math.round(s.lastSwitchMs)} ms`);
       if (s.passthroughReason) parts.push(`unedited: ${s.passthroughReason}`);
     } else if (s && s.state === 'failed') {
       parts.push(`filter off: ${s.passthroughReason}`);
