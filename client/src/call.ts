@@ -49,7 +49,7 @@ export class Call {
     this.handlers[e] = f;
   }
 
-  async join(displayName: string, stream: MediaStream): Promise<void> {
+  async join(displayName: string, stream: MediaStream | null): Promise<void> {
     const s = this.sig.socket;
     s.on('peerJoined', (p) => {
       this.peers.set(p.id, p);
@@ -89,6 +89,7 @@ export class Call {
     for (const st of joined.streams) this.enqueue(st);
 
     this.localStream = stream;
+    if (!stream) return; // view-only: receive, never publish
     this.sendTransport = await this.createTransport('send');
     for (const track of stream.getTracks()) {
       const settings = track.getSettings();

@@ -15,7 +15,52 @@ const debug = { state: 'idle' as string, peerId: '', tiles: new Map<string, Tile
 (window as unknown as { __pe: typeof debug }).__pe = debug;
 
 if (!roomId || !token) void landing();
+else if (params.get('view') === '1') void viewer(roomId, token);
 else void room(roomId, token);
+
+/** The payload of a room token (the server checks the signature; the page only reads it). */
+function tokenPayload(t: string): { peer?: string; role?: string } {
+  try {
+    return JSON.parse(atob(t.split('.')[0].replace(/-/g, '+').replace(/_/g, '/')));
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * View-only page for one participant's edited stream (an OBS browser source): no controls,
+ * no camera, the video filling the window.
+ */
+async function viewer(roomId: string, token: string): Promise<void> {
+  document.body.classList.add('viewer');
+  app.innerHTML = `<div class="stage" data-testid="viewer-stage"></div><p class="notice" role="alert"></p>`;
+  const stage = app.querySelector('.stage') as HTMLElement;
+  const target = tokenPayload(token).peer;
+  const call = new Call(token);
+  debug.call = call;
+  let tile: Tile | null = null;
+  call.on('track', async (peerId, kind, consumer, info) => {
+    if (peerId !== target || kind !== 'video' || !consumer) return;
+    if (!tile) {
+      tile = new Tile(peerId, '', false);
+      debug.tiles.set(peerId, tile);
+      stage.appendChild(tile.el);
+    }
+    const replaced = await tile.show(new MediaStream([consumer.track]), consumer, info.processed, info.producerId);
+    if (replaced && replaced !== consumer) call.closeConsumer(replaced);
+  });
+  call.on('peerLeft', (id) => {
+    if (id === target) (app.querySelector('.notice') as HTMLElement).textContent = 'The participant left the call.';
+  });
+  try {
+    await call.join('viewer', null);
+    debug.peerId = call.peerId;
+    debug.state = 'joined';
+  } catch (err) {
+    debug.state = 'failed';
+    (app.querySelector('.notice') as HTMLElement).textContent = `Could not open the view: ${(err as Error).message}`;
+  }
+}
 
 async function landing(): Promise<void> {
   app.innerHTML = `
@@ -44,6 +89,7 @@ async function room(roomId: string, token: string): Promise<void> {
   app.innerHTML = `
     <header><h1>Portrait Edit</h1><span class="room">room ${roomId}</span>
       <button class="invite" data-testid="invite">Copy invite link</button>
+      <button class="viewer-link" data-testid="viewer-link" title="A page with just your edited video, e.g. for an OBS browser source">Viewer link</button>
       <button class="leave" data-testid="leave">Leave</button></header>
     <div class="layout"><section class="grid" data-testid="grid"></section></div>
     <p class="notice" role="alert" data-testid="notice"></p>`;
@@ -78,6 +124,16 @@ async function room(roomId: string, token: string): Promise<void> {
     void navigator.clipboard?.writeText(link).catch(() => {});
     say(`Invite link: ${link}`);
   });
+  app.querySelector('.viewer-link')!.addEventListener('click', async () => {
+    try {
+      const { token: vt } = await call.sig.request<{ token: string }>({ type: 'createViewerLink' });
+      const link = `${location.origin}/?view=1&room=${roomId}&token=${vt}`;
+      void navigator.clipboard?.writeText(link).catch(() => {});
+      say(`View-only link (OBS browser source): ${link}`);
+    } catch (err) {
+      say((err as Error).message);
+    }
+  });
   app.querySelector('.leave')!.addEventListener('click', () => {
     call.leave();
     location.href = '/';
@@ -94,7 +150,9 @@ async function room(roomId: string, token: string): Promise<void> {
     return t;
   };
 
-  call.on('peerJoined', (p) => tileOf(p.id, p.displayName).setName(p.displayName));
+  call.on('peerJoined', (p) => {
+    if (p.role !== 'viewer') tileOf(p.id, p.displayName).setName(p.displayName);
+  });
   call.on('peerLeft', (id) => {
     debug.tiles.get(id)?.close();
     debug.tiles.delete(id);

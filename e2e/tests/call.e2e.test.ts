@@ -111,3 +111,31 @@ describe('the call loop, end to end in Chromium', () => {
     await waitFor('room to close', async () => server.resources().rooms === 0, 5_000);
   }, 120_000);
 });
+
+describe('view-only page (OBS browser source)', () => {
+  test('a signed viewer link shows just the participant\'s edited stream and cannot publish', async () => {
+    const room = await createRoom(server.url);
+    const a = await joinAs('streamer', room.hostToken, room.roomId);
+    await a.page.getByTestId('filter-toggle').check();
+    const viewerToken: string = await a.page.evaluate(async () => (await (window as any).__pe.call.sig.request({ type: 'createViewerLink' })).token);
+    const viewer = await (await browser.newContext()).newPage();
+    await viewer.goto(`${server.url}/?view=1&room=${room.roomId}&token=${viewerToken}`);
+    await waitFor('viewer to show the edited stream', async () => {
+      const c = await tileColour(viewer, a.peerId);
+      return (await viewer.evaluate((id) => (window as any).__pe.tiles.get(id)?.processed, a.peerId)) && looksInverted(c);
+    }, 15_000);
+    // The viewer is not a participant: no tile for it on the streamer's page, no publishing.
+    expect(await a.page.evaluate(() => (window as any).__pe.tiles.size)).toBe(2); // self + own edited preview
+    const refused = await viewer.evaluate(async () => {
+      try {
+        await (window as any).__pe.call.sig.request({ type: 'createTransport', direction: 'send' });
+        return 'allowed';
+      } catch (e) {
+        return (e as { code: string }).code;
+      }
+    });
+    expect(refused).toBe('FORBIDDEN');
+    await viewer.context().close();
+    await a.page.context().close();
+  }, 60_000);
+});

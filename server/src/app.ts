@@ -45,12 +45,12 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const clientDist = config.clientDist ?? path.resolve(HERE, '../../client/dist');
   const workers = new WorkerPool({ count: config.numWorkers, rtcMinPort: config.rtcMinPort, rtcMaxPort: config.rtcMaxPort });
   await workers.start();
-  const tokens = new RoomTokens(config.tokenSecret);
   const ports = new PortAllocator(config.ffmpegMinPort, config.ffmpegMaxPort);
   const slots = { used: 0 };
   const uploads = new UploadStore();
   uploads.setFaceCheck(faceCheck);
-  const registry = new RoomRegistry(workers, { config, ports, slots, uploads }, config);
+  const tokens = new RoomTokens(config.tokenSecret);
+  const registry = new RoomRegistry(workers, { config, ports, slots, uploads, tokens }, config);
 
   const resources = (): ServerResources => {
     const rooms = registry.liveRooms().map((r) => r.resources());

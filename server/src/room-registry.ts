@@ -41,6 +41,7 @@ export class RoomRegistry {
     if (!p) {
       p = this.workers.createRouter().then(({ router, release }) => {
         const room = new Room(roomId, router, release, this.deps);
+        room.expiresAt = this.known.get(roomId)?.expiresAt ?? room.expiresAt;
         this.live.set(roomId, room);
         return room;
       });

@@ -12,12 +12,14 @@ import { FilterController } from './filter/filter-controller.js';
 import type { PortAllocator } from './filter/port-allocator.js';
 import type { Peer } from './peer.js';
 import type { UploadStore } from './uploads/upload-store.js';
+import type { RoomTokens } from './auth/room-token.js';
 
 export interface RoomDeps {
   config: ServerConfig;
   ports: PortAllocator;
   slots: { used: number };
   uploads: UploadStore;
+  tokens: RoomTokens;
 }
 
 /**
@@ -30,6 +32,8 @@ export class Room {
   private readonly filters = new Map<string, FilterController>();
   private statsTimer: NodeJS.Timeout;
   closed = false;
+  /** Unix seconds; viewer links never outlive the room. */
+  expiresAt = Number.MAX_SAFE_INTEGER;
 
   constructor(
     readonly id: string,
@@ -85,6 +89,11 @@ export class Room {
         peer.producers.delete(p.id);
         this.onProducerGone(peer, p.kind);
         return {};
+      }
+      case 'createViewerLink': {
+        if (peer.role === 'viewer') throw new ClientError('FORBIDDEN', 'viewers cannot make viewer links');
+        const exp = Math.min(Math.floor(Date.now() / 1000) + this.deps.config.tokenTtlSeconds, this.expiresAt);
+        return { token: this.deps.tokens.sign({ room: this.id, role: 'viewer', exp, peer: peer.id }) };
       }
       case 'setFilter': {
         if (peer.role === 'viewer') throw new ClientError('FORBIDDEN', 'viewers cannot set a filter');

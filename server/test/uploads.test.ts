@@ -19,7 +19,7 @@ function upload(body: Buffer | string, type: string, token: string | null = gues
   return fetch(`${server.url}/api/uploads`, {
     method: 'POST',
     headers: { 'content-type': type, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body,
+    body: typeof body === 'string' ? body : new Uint8Array(body),
   });
 }
 

@@ -46,6 +46,8 @@ export const ClientRequestSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('closeProducer'), producerId: id }).strict(),
   z.object({ type: z.literal('setFilter'), settings: FilterSettingsPatchSchema }).strict(),
   z.object({ type: z.literal('ping') }).strict(),
+  /** A signed link for a view-only page of your edited stream (e.g. an OBS browser source). */
+  z.object({ type: z.literal('createViewerLink') }).strict(),
 ]);
 export type ClientRequest = z.infer<typeof ClientRequestSchema>;
 export type ClientRequestType = ClientRequest['type'];
