@@ -5,7 +5,8 @@ import { Server as IoServer } from 'socket.io';
 import { MAX_MESSAGE_BYTES } from '@portrait-edit/shared';
 import { RoomTokens } from './auth/room-token.js';
 import { loadConfig, type ServerConfig } from './config.js';
-import { liveFfmpegPids } from './filter/ffmpeg-process.js';
+import type { PipelineResources } from './filter/filter-pipeline.js';
+import { FilterWorkerPool } from './filter/filter-worker-pool.js';
 import { PortAllocator } from './filter/port-allocator.js';
 import { createApi } from './http/api.js';
 import { serveStatic } from './http/static-files.js';
@@ -33,7 +34,17 @@ export interface ServerResources {
   producers: number;
   consumers: number;
   filterSlotsUsed: number;
+  /**
+   * Every process the filter pipelines hold: their filter worker processes and the ffmpeg
+   * decoders/encoders those run (the name predates the workers). Empty when no filter runs.
+   */
   ffmpegPids: number[];
+  /** The filter worker processes among them. */
+  filterWorkerPids: number[];
+  /** The warm spare worker(s), waiting with the processor initialised; not a leak. */
+  spareWorkerPids: number[];
+  /** Per pipeline: peer, state, worker/decoder/encoder pids, decoder port. */
+  filterPipelines: PipelineResources[];
   decoderPortsAllocated: number;
 }
 
@@ -47,13 +58,17 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   await workers.start();
   const ports = new PortAllocator(config.ffmpegMinPort, config.ffmpegMaxPort);
   const slots = { used: 0 };
+  const filterWorkers = new FilterWorkerPool({ processor: config.processor });
+  // The spare starts in the background: turning a filter on never waits for a process.
+  filterWorkers.warm();
   const uploads = new UploadStore();
   uploads.setFaceCheck(faceCheck);
   const tokens = new RoomTokens(config.tokenSecret);
-  const registry = new RoomRegistry(workers, { config, ports, slots, uploads, tokens }, config);
+  const registry = new RoomRegistry(workers, { config, ports, slots, uploads, tokens, filterWorkers }, config);
 
   const resources = (): ServerResources => {
     const rooms = registry.liveRooms().map((r) => r.resources());
+    const fw = filterWorkers.resources();
     const sum = (k: 'peers' | 'transports' | 'producers' | 'consumers') => rooms.reduce((n, r) => n + r[k], 0);
     return {
       rooms: rooms.length,
@@ -62,7 +77,10 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       producers: sum('producers'),
       consumers: sum('consumers'),
       filterSlotsUsed: slots.used,
-      ffmpegPids: [...liveFfmpegPids],
+      ffmpegPids: [...fw.workerPids, ...fw.ffmpegPids],
+      filterWorkerPids: fw.workerPids,
+      spareWorkerPids: fw.sparePids,
+      filterPipelines: rooms.flatMap((r) => r.filterPipelines),
       decoderPortsAllocated: ports.allocated,
     };
   };
@@ -109,9 +127,11 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     close: async () => {
       io.close();
       registry.closeAll();
-      // Give pipelines a moment to stop their ffmpeg children.
+      // Give pipelines a moment to stop their workers and ffmpeg children, then stop the rest.
       const t0 = Date.now();
-      while (liveFfmpegPids.size && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 50));
+      const busy = () => filterWorkers.resources();
+      while ((busy().workerPids.length || busy().ffmpegPids.length) && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 50));
+      await filterWorkers.close();
       workers.close();
       await new Promise<void>((r) => httpServer.close(() => r()));
     },

@@ -9,6 +9,7 @@ import {
 import type { ServerConfig } from './config.js';
 import { ClientError } from './errors.js';
 import { FilterController } from './filter/filter-controller.js';
+import type { FilterWorkerPool } from './filter/filter-worker-pool.js';
 import type { PortAllocator } from './filter/port-allocator.js';
 import type { Peer } from './peer.js';
 import type { UploadStore } from './uploads/upload-store.js';
@@ -19,6 +20,7 @@ export interface RoomDeps {
   ports: PortAllocator;
   slots: { used: number };
   uploads: UploadStore;
+  filterWorkers: FilterWorkerPool;
   tokens: RoomTokens;
 }
 
@@ -130,6 +132,7 @@ export class Room {
       router: this.router,
       config: this.deps.config,
       ports: this.deps.ports,
+      workers: this.deps.filterWorkers,
       slots: this.deps.slots,
       announce: (s: StreamInfo) => this.broadcast(null, 'streamAvailable', s),
       notice: (level: 'info' | 'warn' | 'error', message: string) => peer.socket.emit('notice', { level, message }),
@@ -278,6 +281,7 @@ export class Room {
       consumers: [...this.peers.values()].reduce((n, p) => n + p.consumers.size, 0),
       ffmpegPids: fr.flatMap((r) => r.pids),
       ports: fr.flatMap((r) => r.ports),
+      filterPipelines: fr.flatMap((r) => r.pipelines),
     };
   }
 

@@ -2,14 +2,16 @@ import type { types } from 'mediasoup';
 import type { FilterStats, StreamInfo } from '@portrait-edit/shared';
 import type { ServerConfig } from '../config.js';
 import type { Peer } from '../peer.js';
-import { FilterPipeline } from './filter-pipeline.js';
+import { FilterPipeline, type PipelineResources } from './filter-pipeline.js';
+import type { FilterWorkerPool } from './filter-worker-pool.js';
 import type { PortAllocator } from './port-allocator.js';
-import { createProcessor } from './processor-registry.js';
 
 export interface FilterControllerDeps {
   router: types.Router;
   config: ServerConfig;
   ports: PortAllocator;
+  /** Filter worker processes (one per running pipeline, plus a warm spare). */
+  workers: FilterWorkerPool;
   /** Shared count of running pipelines on this machine, for the cap. */
   slots: { used: number };
   /** Tell the room which producer now carries this peer's video. */
@@ -77,14 +79,14 @@ export class FilterController {
     const { width, height } = frameSize(raw, this.d.config);
     let pipeline: FilterPipeline | null = null;
     try {
-      const processor = await createProcessor(this.d.config.processor);
       pipeline = new FilterPipeline({
         router: this.d.router,
         source: raw,
         peerId: this.peer.id,
         width,
         height,
-        processor,
+        processor: this.d.config.processor,
+        workers: this.d.workers,
         context: () => {
           const s = this.peer.settings;
           const reference = s.prompt?.kind === 'image' ? this.d.resolveReference?.(s.prompt.uploadId) : undefined;
@@ -122,6 +124,9 @@ export class FilterController {
     if (this.pipeline !== p) return;
     this.pipeline = null;
     this.d.slots.used--;
+    // The failed pipeline is still tearing down (stopping its worker): keep it accounted for.
+    this.closing.add(p);
+    void p.close().finally(() => this.closing.delete(p));
     this.lastFailure = reason;
     this.switchToRaw();
     this.d.notice('error', `filter failed, showing your raw video: ${reason}`);
@@ -184,9 +189,9 @@ export class FilterController {
     return null;
   }
 
-  resources(): { pids: number[]; ports: number[] } {
+  resources(): { pids: number[]; ports: number[]; pipelines: PipelineResources[] } {
     const all = [...this.closing, ...(this.pipeline ? [this.pipeline] : [])].map((p) => p.resources());
-    return { pids: all.flatMap((r) => r.pids), ports: all.map((r) => r.port).filter((p) => p >= 0) };
+    return { pids: all.flatMap((r) => r.pids), ports: all.map((r) => r.port).filter((p) => p >= 0), pipelines: all };
   }
 
   /** Tear everything down now (the peer left). */

@@ -2,13 +2,13 @@ import { EventEmitter } from 'node:events';
 import crypto from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { FilterStats } from '@portrait-edit/shared';
-import type { FrameProcessor, ProcessContext } from '@portrait-edit/models';
+import type { Frame, ProcessContext } from '@portrait-edit/models';
 import { PROCESSED_VP8_PT } from '../media/media-codecs.js';
-import { decoderArgs, decoderSdp, encoderArgs } from './ffmpeg-args.js';
-import { spawnFfmpeg, stopFfmpeg } from './ffmpeg-process.js';
-import { FrameLoop } from './frame-loop.js';
+import type { FilterWorker, FilterWorkerPool } from './filter-worker-pool.js';
+import type { FrameLoopStats } from './frame-loop.js';
 import type { PortAllocator } from './port-allocator.js';
-import { FifoTimer, RollingSamples } from './rolling-stats.js';
+import { RollingSamples, TimeMatcher } from './rolling-stats.js';
+import { nowAbs, TICK_MS, type FromWorker, type WorkerSettings, type WorkerTick } from './worker-protocol.js';
 
 export interface FilterPipelineOptions {
   router: types.Router;
@@ -17,11 +17,17 @@ export interface FilterPipelineOptions {
   peerId: string;
   width: number;
   height: number;
-  processor: FrameProcessor;
+  /** Processor name (processor-registry); the worker creates it. */
+  processor: string;
+  /** Where the pipeline's worker process comes from. */
+  workers: FilterWorkerPool;
+  /** Settings (and reference image) in force; read at start and on noteSettingsChange(). */
   context: () => ProcessContext;
   ports: PortAllocator;
   ffmpegPath: string;
   bitrateKbps?: number;
+  /** A worker silent for this long is taken as hung, killed, and the pipeline fails (3000). */
+  heartbeatMs?: number;
 }
 
 type State = FilterStats['state'];
@@ -29,12 +35,27 @@ type State = FilterStats['state'];
 /** Per-frame timing for benchmarks; emitted only while someone listens. */
 export const pipelineEvents = new EventEmitter();
 
+/** What one pipeline holds, for leak checks and fault tests. */
+export interface PipelineResources {
+  peerId: string;
+  state: State;
+  port: number;
+  workerPid: number | null;
+  decoderPid: number | null;
+  encoderPid: number | null;
+  /** Every live process of this pipeline: the worker and its ffmpeg children. */
+  pids: number[];
+}
+
 /**
- * One filtered video track: Consumer on a PlainTransport → RTP → ffmpeg decode → raw frames →
- * FrameLoop(processor) → ffmpeg VP8 encode → RTP → Producer on a PlainTransport.
+ * One filtered video track. The SFU side (this class): a Consumer on a PlainTransport sends
+ * the raw RTP to a decoder port, and a Producer on another PlainTransport takes the encoder's
+ * RTP. The frame side runs in a filter worker process (filter-worker.ts): ffmpeg decode →
+ * raw frames → FrameLoop(processor) → ffmpeg VP8 encode. A worker that crashes, exits or
+ * stops answering fails the pipeline, and only this pipeline.
  *
  * Events: 'ready' (processed producer sent its first keyframe: safe to switch receivers to
- * it), 'failed' (reason; everything is already torn down).
+ * it), 'failed' (reason; teardown has begun, close() resolves when it is done).
  */
 export class FilterPipeline extends EventEmitter {
   state: State = 'starting';
@@ -42,13 +63,16 @@ export class FilterPipeline extends EventEmitter {
   private consumeTransport: types.PlainTransport | null = null;
   private produceTransport: types.PlainTransport | null = null;
   private consumer: types.Consumer | null = null;
-  private decoder: ReturnType<typeof spawnFfmpeg> | null = null;
-  private encoder: ReturnType<typeof spawnFfmpeg> | null = null;
-  private loop: FrameLoop | null = null;
+  private worker: FilterWorker | null = null;
+  private decoderPid: number | null = null;
+  private encoderPid: number | null = null;
   private port = -1;
   private keyframeTimer: NodeJS.Timeout | null = null;
-  private readonly decodeTimer = new FifoTimer();
-  private readonly encodeTimer = new FifoTimer();
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private lastHeard = 0;
+  private lastCheck = 0;
+  private hung = false;
+  private firstFrameSeen = false;
   private readonly decodeMs = new RollingSamples(64);
   private readonly encodeMs = new RollingSamples(64);
   /** Per-frame decode + loop + encode, matched frame by frame. */
@@ -56,18 +80,27 @@ export class FilterPipeline extends EventEmitter {
   private readonly recentIn = new Float64Array(8);
   private readonly recentDecode = new Float64Array(8);
   private recentI = 0;
+  /** Last RTP packet of a frame at the consumer → the frame out of the decoder (worker). */
+  private readonly decodeMatch = new TimeMatcher((s, _p, e) => this.onDecodeMatched(s, e));
+  /** Frame into the encoder (worker) → its last RTP packet at the processed producer. */
+  private readonly encodeMatch = new TimeMatcher((s, p, e) => this.onEncodeMatched(s, p, e));
+  private loopStats: FrameLoopStats | null = null;
+  private lastSwitchMs: number | null = null;
   private closing: Promise<void> | null = null;
   private failureReason: string | null = null;
-  private settingsChangedAt: number | null = null;
-  private lastSwitchMs: number | null = null;
-  private switchFrameStarted: number | null = null;
+  private lastReference: Frame | undefined = undefined;
+  private processorName: string;
 
   constructor(private readonly o: FilterPipelineOptions) {
     super();
+    this.processorName = o.processor;
   }
 
   async start(): Promise<void> {
     const { router, width, height } = this.o;
+    // The worker (a warm spare, normally) is fetched while mediasoup sets up the transports.
+    const acquiring = this.o.workers.acquire(this.o.processor);
+    acquiring.catch(() => {}); // awaited below; a rejection meanwhile must not go unhandled
     try {
       this.port = await this.o.ports.allocatePair();
       const listenInfo = { protocol: 'udp' as const, ip: '127.0.0.1' };
@@ -93,9 +126,43 @@ export class FilterPipeline extends EventEmitter {
         appData: { peerId: this.o.peerId, processed: true },
       });
 
-      this.encoder = spawnFfmpeg(
-        this.o.ffmpegPath,
-        encoderArgs({
+      await this.consumer.enableTraceEvent(['rtp']);
+      this.consumer.on('trace', (ev) => {
+        if (ev.type === 'rtp' && isMarker(ev.info)) this.decodeMatch.start(nowAbs());
+      });
+      await this.producer.enableTraceEvent(['rtp', 'keyframe']);
+      this.producer.on('trace', (ev) => {
+        if (ev.type === 'rtp') {
+          if (isMarker(ev.info)) this.encodeMatch.end(nowAbs());
+        } else if (ev.type === 'keyframe' && this.state === 'starting') {
+          this.state = 'running';
+          this.emit('ready');
+        }
+      });
+      this.consumer.on('producerclose', () => void this.close());
+
+      const worker = await acquiring;
+      this.worker = worker;
+      if (this.closing) {
+        void worker.stop(0);
+        return;
+      }
+      worker.on('message', (m: FromWorker) => this.onWorkerMessage(m));
+      worker.once('died', (code: number | null, signal: string | null) => {
+        if (!this.closing) this.fail(`filter worker exited unexpectedly (pid ${worker.pid}, ${signal ?? `code ${code}`})`);
+      });
+      if (worker.exited) this.fail(`filter worker exited before it started (pid ${worker.pid})`);
+      if (this.closing) return;
+      this.lastHeard = nowAbs();
+      this.lastCheck = this.lastHeard;
+      this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), TICK_MS * 2);
+      worker.send({
+        type: 'start',
+        width,
+        height,
+        ffmpegPath: this.o.ffmpegPath,
+        decoder: { port: this.port, payloadType: pt },
+        encoder: {
           width,
           height,
           rtpPort: this.produceTransport.tuple.localPort,
@@ -104,88 +171,75 @@ export class FilterPipeline extends EventEmitter {
           payloadType: PROCESSED_VP8_PT,
           bitrateKbps: this.o.bitrateKbps ?? 1000,
           keyframeSeconds: 1,
-        }),
-      );
-      this.loop = new FrameLoop({
-        width,
-        height,
-        processor: this.o.processor,
-        context: () => {
-          // The first frame that starts after a settings change is the one that shows it.
-          if (this.settingsChangedAt !== null && this.switchFrameStarted === null) this.switchFrameStarted = this.settingsChangedAt;
-          return this.o.context();
         },
-        output: this.encoder.child.stdin,
-        onFrameIn: (t) => this.onDecoded(t),
-        onFrameOut: (t, tIn) => {
-          // Carry decode + loop time with the frame so the encoder's packet completes its total.
-          this.encodeTimer.start(t, this.decodeMsOf(tIn) + (t - tIn));
-          if (this.switchFrameStarted !== null) {
-            this.lastSwitchMs = t - this.switchFrameStarted;
-            this.switchFrameStarted = null;
-            this.settingsChangedAt = null;
-          }
-        },
+        ctx: this.workerSettings(),
       });
-
-      this.decoder = spawnFfmpeg(this.o.ffmpegPath, decoderArgs({ width, height }));
-      this.decoder.child.stdin.end(decoderSdp(this.port, pt));
-      const loop = this.loop;
-      this.decoder.child.stdout.on('data', (chunk: Buffer) => loop.push(chunk));
-
-      for (const [name, p] of [['decoder', this.decoder], ['encoder', this.encoder]] as const) {
-        void p.exited.then((code) => {
-          if (this.closing) return;
-          this.fail(`ffmpeg ${name} exited (${code}): ${p.stderrTail() || 'no message'}`);
-        });
-      }
-
-      await this.consumer.enableTraceEvent(['rtp']);
-      this.consumer.on('trace', (ev) => {
-        if (ev.type === 'rtp' && isMarker(ev.info)) this.decodeTimer.start();
-      });
-      await this.producer.enableTraceEvent(['rtp', 'keyframe']);
-      this.producer.on('trace', (ev) => {
-        if (ev.type === 'rtp') {
-          if (isMarker(ev.info)) {
-            const ms = this.encodeTimer.end();
-            if (ms !== null) {
-              this.encodeMs.add(ms);
-              const total = ms + this.encodeTimer.lastPayload;
-              this.addedMs.add(total);
-              if (pipelineEvents.listenerCount('frame')) pipelineEvents.emit('frame', { peerId: this.o.peerId, addedMs: total, encodeMs: ms });
-            }
-          }
-        } else if (ev.type === 'keyframe' && this.state === 'starting') {
-          this.state = 'running';
-          this.emit('ready');
-        }
-      });
-      this.consumer.on('producerclose', () => void this.close());
 
       await this.consumer.resume();
       // ffmpeg may not be listening yet when the first keyframe request goes out, and it
       // cannot ask for one itself: keep asking until the first frame is decoded.
       await this.consumer.requestKeyFrame();
-      this.keyframeTimer = setInterval(() => {
-        if (this.consumer && !this.consumer.closed) void this.consumer.requestKeyFrame().catch(() => {});
-      }, 500);
+      if (!this.closing && !this.firstFrameSeen) {
+        this.keyframeTimer = setInterval(() => {
+          if (this.consumer && !this.consumer.closed) void this.consumer.requestKeyFrame().catch(() => {});
+        }, 500);
+      }
     } catch (err) {
+      if (!this.worker) void acquiring.then((w) => w.stop(0), () => {});
       this.fail(`could not start the filter: ${err instanceof Error ? err.message : String(err)}`);
       throw err;
     }
   }
 
-  private onDecoded(t: number): void {
-    if (this.keyframeTimer) {
-      clearInterval(this.keyframeTimer);
-      this.keyframeTimer = null;
+  private onWorkerMessage(m: FromWorker): void {
+    this.lastHeard = nowAbs();
+    switch (m.type) {
+      case 'tick':
+        this.onTick(m);
+        return;
+      case 'pids':
+        this.decoderPid = m.decoder;
+        this.encoderPid = m.encoder;
+        return;
+      case 'firstFrame':
+        this.firstFrameSeen = true;
+        if (this.keyframeTimer) clearInterval(this.keyframeTimer);
+        this.keyframeTimer = null;
+        return;
+      case 'failed':
+        this.fail(m.reason);
+        return;
+      default:
+        return;
     }
-    const ms = this.decodeTimer.end(t);
-    if (ms !== null) this.decodeMs.add(ms);
-    this.recentIn[this.recentI] = t;
-    this.recentDecode[this.recentI] = ms ?? 0;
+  }
+
+  private onTick(m: WorkerTick): void {
+    this.loopStats = m.loop;
+    if (m.lastSwitchMs !== null) this.lastSwitchMs = m.lastSwitchMs;
+    for (let i = 0; i < m.decoded.length; i++) this.decodeMatch.end(m.decoded[i]);
+    for (let i = 0; i + 1 < m.encoded.length; i += 2) {
+      const tIn = m.encoded[i];
+      const tOut = m.encoded[i + 1];
+      // Carry decode + loop time with the frame so the encoder's packet completes its total.
+      this.encodeMatch.start(tOut, this.decodeMsOf(tIn) + (tOut - tIn));
+    }
+  }
+
+  private onDecodeMatched(start: number, end: number): void {
+    const ms = end - start;
+    this.decodeMs.add(ms);
+    this.recentIn[this.recentI] = end;
+    this.recentDecode[this.recentI] = ms;
     this.recentI = (this.recentI + 1) % this.recentIn.length;
+  }
+
+  private onEncodeMatched(start: number, payload: number, end: number): void {
+    const ms = end - start;
+    this.encodeMs.add(ms);
+    const total = ms + payload;
+    this.addedMs.add(total);
+    if (pipelineEvents.listenerCount('frame')) pipelineEvents.emit('frame', { peerId: this.o.peerId, addedMs: total, encodeMs: ms });
   }
 
   /** Decode time of the frame that left the decoder at tIn (a few recent ones are kept). */
@@ -194,26 +248,48 @@ export class FilterPipeline extends EventEmitter {
     return 0;
   }
 
-  /** Marks a settings change so the stats can report how long it took to show up. */
+  private checkHeartbeat(): void {
+    const now = nowAbs();
+    const late = now - this.lastCheck > TICK_MS * 4;
+    this.lastCheck = now;
+    // If this process itself was stalled, the worker's messages may still be queued: give them
+    // a chance before judging the worker.
+    if (late) return;
+    const limit = this.o.heartbeatMs ?? this.o.workers.heartbeatMs;
+    if (now - this.lastHeard > limit) {
+      this.hung = true;
+      this.fail(`filter worker stopped answering (no report for ${Math.round(now - this.lastHeard)} ms); killed`);
+    }
+  }
+
+  private workerSettings(): WorkerSettings {
+    const c = this.o.context();
+    const s: WorkerSettings = { peerId: c.peerId, settings: c.settings };
+    // The reference image (up to 512² RGB) crosses the process boundary only when it changes.
+    if (c.reference !== this.lastReference) {
+      s.reference = c.reference ?? null;
+      this.lastReference = c.reference;
+    }
+    return s;
+  }
+
+  /** Sends the new settings to the worker (used from its next frame); the stats report how long they took to show. */
   noteSettingsChange(): void {
-    this.settingsChangedAt = performance.now();
-    this.switchFrameStarted = null;
+    if (!this.worker || this.closing) return; // start() sends the settings in force
+    this.worker.send({ type: 'settings', ctx: this.workerSettings(), at: nowAbs() });
   }
 
   private fail(reason: string): void {
     if (this.closing) return;
     this.failureReason = reason;
-    void this.close().then(() => {
-      this.state = 'failed';
-      this.emit('failed', reason);
-    });
+    this.state = 'failed';
+    void this.close();
+    // Receivers go back to the raw stream now, while the teardown goes on.
+    this.emit('failed', reason);
   }
 
   stats(): FilterStats {
-    const l = this.loop?.stats();
-    const decode = this.decodeMs.median();
-    const encode = this.encodeMs.median();
-    const added = this.addedMs.median();
+    const l = this.loopStats;
     return {
       peerId: this.o.peerId,
       state: this.state,
@@ -222,21 +298,30 @@ export class FilterPipeline extends EventEmitter {
       fpsIn: round(l?.fpsIn ?? 0),
       fpsOut: round(l?.fpsOut ?? 0),
       dropped: l?.dropped ?? 0,
-      decodeMs: roundN(decode),
+      decodeMs: roundN(this.decodeMs.median()),
       processMs: roundN(l?.processMs ?? null),
-      encodeMs: roundN(encode),
-      addedLatencyMs: roundN(added),
+      encodeMs: roundN(this.encodeMs.median()),
+      addedLatencyMs: roundN(this.addedMs.median()),
       addedLatencyP95Ms: roundN(this.addedMs.quantile(0.95)),
-      processor: this.o.processor.name,
+      processor: this.processorName,
       passthroughReason: this.failureReason ?? (l ? l.passthroughReason : 'starting'),
       lastSwitchMs: roundN(this.lastSwitchMs),
     };
   }
 
   /** Resources this pipeline holds, for leak checks. */
-  resources(): { pids: number[]; port: number } {
-    const pids = [this.decoder?.child.pid, this.encoder?.child.pid].filter((p): p is number => p !== undefined);
-    return { pids, port: this.port };
+  resources(): PipelineResources {
+    const w = this.worker && !this.worker.exited ? this.worker : null;
+    const pids = [...(w ? [w.pid] : []), ...(this.worker ? this.worker.ffmpegPids : [])];
+    return {
+      peerId: this.o.peerId,
+      state: this.state,
+      port: this.port,
+      workerPid: w?.pid ?? null,
+      decoderPid: this.decoderPid,
+      encoderPid: this.encoderPid,
+      pids,
+    };
   }
 
   close(): Promise<void> {
@@ -247,17 +332,13 @@ export class FilterPipeline extends EventEmitter {
   private async doClose(): Promise<void> {
     if (this.state !== 'failed') this.state = 'stopped';
     if (this.keyframeTimer) clearInterval(this.keyframeTimer);
-    this.loop?.close();
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.consumeTransport?.close();
     this.produceTransport?.close();
-    await Promise.all([this.decoder && stopFfmpeg(this.decoder), this.encoder && stopFfmpeg(this.encoder)]);
+    // A hung worker is killed at once; otherwise it stops its ffmpeg children and exits.
+    await this.worker?.stop(this.hung ? 0 : 1500);
     if (this.port >= 0) this.o.ports.release(this.port);
     this.port = -1;
-    try {
-      await this.o.processor.close?.();
-    } catch {
-      // A processor failing to close must not keep the pipeline's resources alive.
-    }
   }
 }
 

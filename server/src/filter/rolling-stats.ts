@@ -94,3 +94,78 @@ export class FifoTimer {
     this.payloads.length = 0;
   }
 }
+
+/**
+ * Pairs "start" times with later "end" times in order, when either side may arrive late (the
+ * filter worker reports its frame times in batches; mediasoup's trace events arrive live).
+ * An end earlier than the oldest start has no start and is dropped; a start older than
+ * maxAgeMs before the oldest end lost its end and is dropped, so one lost frame cannot shift
+ * every later match for good. Fixed rings: nothing allocated per sample.
+ */
+export class TimeMatcher {
+  private readonly st: Float64Array;
+  private readonly sp: Float64Array;
+  private readonly en: Float64Array;
+  private sHead = 0;
+  private sLen = 0;
+  private eHead = 0;
+  private eLen = 0;
+
+  constructor(
+    private readonly onMatch: (start: number, payload: number, end: number) => void,
+    private readonly maxAgeMs = 1000,
+    private readonly size = 16,
+  ) {
+    this.st = new Float64Array(size);
+    this.sp = new Float64Array(size);
+    this.en = new Float64Array(size);
+  }
+
+  start(t: number, payload = 0): void {
+    if (this.sLen === this.size) this.popStart();
+    const i = (this.sHead + this.sLen) % this.size;
+    this.st[i] = t;
+    this.sp[i] = payload;
+    this.sLen++;
+    this.drain();
+  }
+
+  end(t: number): void {
+    if (this.eLen === this.size) this.popEnd();
+    this.en[(this.eHead + this.eLen) % this.size] = t;
+    this.eLen++;
+    this.drain();
+  }
+
+  private popStart(): void {
+    this.sHead = (this.sHead + 1) % this.size;
+    this.sLen--;
+  }
+
+  private popEnd(): void {
+    this.eHead = (this.eHead + 1) % this.size;
+    this.eLen--;
+  }
+
+  private drain(): void {
+    while (this.sLen && this.eLen) {
+      const s = this.st[this.sHead];
+      const e = this.en[this.eHead];
+      if (e < s) {
+        this.popEnd();
+      } else if (e - s > this.maxAgeMs) {
+        this.popStart();
+      } else {
+        const p = this.sp[this.sHead];
+        this.popStart();
+        this.popEnd();
+        this.onMatch(s, p, e);
+      }
+    }
+  }
+
+  clear(): void {
+    this.sLen = 0;
+    this.eLen = 0;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * A filter worker process: one per filtered stream, forked by the SFU (filter-worker-pool.ts)
+ * with `node --import tsx`. It owns the per-frame work — the ffmpeg decoder, the FrameLoop with
+ * the stream's processor, the ffmpeg encoder — so a processor that crashes, leaks or hangs
+ * takes down this process only, never the SFU or another stream. Protocol: worker-protocol.ts.
+ */
+import type { FrameProcessor, ProcessContext } from '@portrait-edit/models';
+import { decoderArgs, decoderSdp, encoderArgs } from './ffmpeg-args.js';
+import { spawnFfmpeg, stopFfmpeg } from './ffmpeg-process.js';
+import { FrameLoop } from './frame-loop.js';
+import { createProcessor } from './processor-registry.js';
+import { FRAME_RING, TICK_MS, nowAbs, type FromWorker, type ToWorker, type WorkerSettings } from './worker-protocol.js';
+
+if (!process.send) {
+  process.stderr.write('filter-worker: must be started by the SFU with an IPC channel\n');
+  process.exit(2);
+}
+
+type Ffmpeg = ReturnType<typeof spawnFfmpeg>;
+
+let processor: FrameProcessor | null = null;
+let initialising: Promise<void> | null = null;
+let decoder: Ffmpeg | null = null;
+let encoder: Ffmpeg | null = null;
+let loop: FrameLoop | null = null;
+let tickTimer: NodeJS.Timeout | null = null;
+let stopping: Promise<void> | null = null;
+
+/** The context every frame reads; replaced (not mutated) when settings change. */
+let ctx: ProcessContext = { peerId: '', settings: undefined as unknown as ProcessContext['settings'] };
+let settingsChangedAt: number | null = null;
+let switchFrameStarted: number | null = null;
+let lastSwitchMs: number | null = null;
+let firstFrameSent = false;
+
+// Frame times since the last tick, in preallocated rings: nothing allocated per frame.
+const decoded = new Float64Array(FRAME_RING);
+let nDecoded = 0;
+const encoded = new Float64Array(FRAME_RING * 2);
+let nEncoded = 0;
+
+function send(msg: FromWorker): void {
+  if (!process.connected) return;
+  try {
+    process.send!(msg, undefined, undefined, () => {});
+  } catch {
+    // The SFU is gone; 'disconnect' cleans up.
+  }
+}
+
+function applySettings(s: WorkerSettings): void {
+  const reference = s.reference === undefined ? ctx.reference : (s.reference ?? undefined);
+  ctx = { peerId: s.peerId, settings: s.settings, reference };
+}
+
+async function init(name: string): Promise<void> {
+  try {
+    processor = await createProcessor(name);
+    send({ type: 'initialised', processor: processor.name });
+  } catch (err) {
+    send({ type: 'initFailed', reason: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+function start(m: Extract<ToWorker, { type: 'start' }>): void {
+  if (!processor || loop) {
+    send({ type: 'failed', reason: processor ? 'worker already started' : 'processor not initialised' });
+    return;
+  }
+  applySettings(m.ctx);
+  const p = processor;
+  encoder = spawnFfmpeg(m.ffmpegPath, encoderArgs(m.encoder));
+  loop = new FrameLoop({
+    width: m.width,
+    height: m.height,
+    processor: p,
+    context: () => {
+      // The first frame that starts after a settings change is the one that shows it.
+      if (settingsChangedAt !== null && switchFrameStarted === null) switchFrameStarted = settingsChangedAt;
+      return ctx;
+    },
+    output: encoder.child.stdin,
+    onFrameIn: (t) => {
+      const abs = performance.timeOrigin + t;
+      if (nDecoded < FRAME_RING) decoded[nDecoded++] = abs;
+      if (!firstFrameSent) {
+        firstFrameSent = true;
+        send({ type: 'firstFrame', at: abs });
+      }
+    },
+    onFrameOut: (t, tIn) => {
+      const abs = performance.timeOrigin + t;
+      if (nEncoded < FRAME_RING) {
+        encoded[2 * nEncoded] = performance.timeOrigin + tIn;
+        encoded[2 * nEncoded + 1] = abs;
+        nEncoded++;
+      }
+      if (switchFrameStarted !== null) {
+        lastSwitchMs = abs - switchFrameStarted;
+        switchFrameStarted = null;
+        settingsChangedAt = null;
+      }
+    },
+  });
+  decoder = spawnFfmpeg(m.ffmpegPath, decoderArgs({ width: m.width, height: m.height }));
+  decoder.child.stdin.end(decoderSdp(m.decoder.port, m.decoder.payloadType));
+  const l = loop;
+  decoder.child.stdout.on('data', (chunk: Buffer) => l.push(chunk));
+  send({ type: 'pids', decoder: decoder.child.pid ?? null, encoder: encoder.child.pid ?? null });
+  for (const [name, f] of [['decoder', decoder], ['encoder', encoder]] as const) {
+    void f.exited.then((code) => {
+      if (stopping) return;
+      send({ type: 'failed', reason: `ffmpeg ${name} exited (${code}): ${f.stderrTail() || 'no message'}` });
+    });
+  }
+}
+
+function tick(): void {
+  const msg: FromWorker = {
+    type: 'tick',
+    at: nowAbs(),
+    loop: loop ? loop.stats() : null,
+    lastSwitchMs,
+    decoded: decoded.slice(0, nDecoded),
+    encoded: encoded.slice(0, 2 * nEncoded),
+  };
+  nDecoded = 0;
+  nEncoded = 0;
+  send(msg);
+}
+
+function stop(code: number): Promise<void> {
+  stopping ??= (async () => {
+    if (tickTimer) clearInterval(tickTimer);
+    loop?.close();
+    await Promise.all([decoder && stopFfmpeg(decoder), encoder && stopFfmpeg(encoder)]);
+    try {
+      await initialising;
+      await processor?.close?.();
+    } catch {
+      // Closing must not keep the process alive.
+    }
+    process.exit(code);
+  })();
+  return stopping;
+}
+
+process.on('message', (m: ToWorker) => {
+  if (stopping) return;
+  switch (m.type) {
+    case 'init':
+      initialising ??= init(m.processor);
+      return;
+    case 'start':
+      void (initialising ?? Promise.resolve()).then(() => {
+        if (stopping) return;
+        start(m);
+        tickTimer = setInterval(tick, TICK_MS);
+        tick();
+      });
+      return;
+    case 'settings':
+      applySettings(m.ctx);
+      settingsChangedAt = m.at;
+      switchFrameStarted = null;
+      return;
+    case 'stop':
+      void stop(0);
+      return;
+  }
+});
+// The SFU went away (or closed the channel): nobody will ever stop us.
+process.on('disconnect', () => void stop(0));
