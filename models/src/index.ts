@@ -9,3 +9,7 @@ export { SelfieMatte, MATTE_SIZE, resizeMatte } from './tracking/matte.js';
 export { compositeFace, type CompositeOptions } from './tracking/composite.js';
 export { TrackerOverlayProcessor, drawOverlay } from './tracking/debug-overlay.js';
 export { readImage, probeImage, readVideoFrames, probeVideo, writePng, InputError } from './tracking/media-io.js';
+// The 3DPE editor (issue 5): trained ONNX on onnxruntime-node, prompt bank, FrameProcessor 'editor'.
+export { PortraitEditor, EDITOR_ASSETS, EDITOR_SIZE, frontalCamera, frameToCHW, hwcToCHW, chwToFrame, type PortraitEditorOptions, type EditInput, type EditOutput } from './editor/portrait-editor.js';
+export { PromptBank, type PromptMatch, type PromptEntry } from './editor/prompt-bank.js';
+export { EditorProcessor, createEditorProcessor, type EditorProcessorOptions, type EditorTimings } from './editor/processor.js';

@@ -18,4 +18,5 @@ export interface CliCommand {
 
 export const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   track: async () => (await import('./track.js')).trackCommand,
+  edit: async () => (await import('./edit.js')).editCommand,
 };

@@ -195,6 +195,9 @@ def main(argv=None):
         st = torch.load(ck, map_location="cpu")
         model.load_state_dict(st["model"]); opt.load_state_dict(st["opt"])
         step, secs = st["step"], st["secs"]
+        if args.lr:  # an explicit --lr overrides the resumed optimiser's
+            for g in opt.param_groups:
+                g["lr"] = args.lr
         print(f"resumed {ck} at step {step} ({secs / 60:.1f} min trained)")
     rng = np.random.default_rng(args.seed + step)
     from tqdm import tqdm

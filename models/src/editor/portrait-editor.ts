@@ -1,0 +1,178 @@
+/**
+ * The trained 3DPE editor (models/assets/editor/editor.onnx, trained by
+ * models/training/pe_editor) on onnxruntime-node, CPU execution provider.
+ *
+ * Graph: image (1,3,128,128) in [0,1] + src_cam (1,25) + tgt_cam (1,25) + tokens (1,K,D) +
+ * norm (1,NORM) → rgb (1,3,128,128) in [0,1] at tgt_cam, depth (1,1,32,32).
+ * Prompt tokens and E_high's normalisation affine are inputs, so an adapted style is a small
+ * tensor pair (tokens + norm) and needs no re-export.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import type { Frame } from '../frame.js';
+import { PromptBank, type PromptMatch } from './prompt-bank.js';
+
+export const EDITOR_ASSETS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets', 'editor');
+export const EDITOR_SIZE = 128;
+
+export interface PortraitEditorOptions {
+  assetsDir?: string;
+  /** onnxruntime intra-op threads (default 2). */
+  threads?: number;
+  /** Run one inference at load so the first frame is not slow (default true). */
+  warmup?: boolean;
+}
+
+export interface EditInput {
+  /** Aligned crop, CHW float32 in [0, 1], 3×128×128. */
+  image: Float32Array;
+  srcCam: ArrayLike<number>;
+  tgtCam: ArrayLike<number>;
+  tokens: Float32Array;
+  /** E_high norm affine; the trained default when omitted. */
+  norm?: Float32Array;
+}
+
+export interface EditOutput {
+  /** CHW float32 in [0, 1], 3×128×128. */
+  rgb: Float32Array;
+  /** 32×32 depth (distance along the camera axis). */
+  depth: Float32Array;
+  ms: number;
+}
+
+export class PortraitEditor {
+  private imageSession: ort.InferenceSession | null = null;
+  private readonly cache = new Map<string, PromptMatch | null>();
+
+  private constructor(
+    readonly session: ort.InferenceSession,
+    readonly bank: PromptBank,
+    readonly assetsDir: string,
+    private readonly sessionOptions: ort.InferenceSession.SessionOptions,
+  ) {}
+
+  static async load(opts: PortraitEditorOptions = {}): Promise<PortraitEditor> {
+    const dir = opts.assetsDir ?? EDITOR_ASSETS;
+    const file = path.join(dir, 'editor.onnx');
+    if (!existsSync(file)) throw new Error(`editor model not found: ${file}`);
+    const so: ort.InferenceSession.SessionOptions = {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: opts.threads ?? 2,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    };
+    const session = await ort.InferenceSession.create(file, so);
+    const ed = new PortraitEditor(session, new PromptBank(dir), dir, so);
+    if (opts.warmup ?? true) {
+      const cam = frontalCamera();
+      await ed.edit({ image: new Float32Array(3 * EDITOR_SIZE * EDITOR_SIZE).fill(0.5), srcCam: cam, tgtCam: cam, tokens: ed.nullTokens() });
+    }
+    return ed;
+  }
+
+  nullTokens(): Float32Array {
+    return new Float32Array(this.bank.k * this.bank.d);
+  }
+
+  /** Tokens for a text prompt (cached); null when nothing in the bank matches. */
+  textTokens(text: string): PromptMatch | null {
+    const key = text.trim().toLowerCase();
+    if (!this.cache.has(key)) {
+      if (this.cache.size > 256) this.cache.clear();
+      this.cache.set(key, this.bank.match(text));
+    }
+    return this.cache.get(key)!;
+  }
+
+  /** Tokens for a reference image (image prompt): any RGB24 frame, resized to 128². */
+  async imageTokens(ref: Frame): Promise<Float32Array> {
+    if (!this.imageSession) {
+      this.imageSession = await ort.InferenceSession.create(path.join(this.assetsDir, 'image_prompt.onnx'), this.sessionOptions);
+    }
+    const x = frameToCHW(ref, EDITOR_SIZE);
+    const out = await this.imageSession.run({ ref: new ort.Tensor('float32', x, [1, 3, EDITOR_SIZE, EDITOR_SIZE]) });
+    return Float32Array.from(out.tokens.data as Float32Array);
+  }
+
+  async edit(inp: EditInput): Promise<EditOutput> {
+    const n = EDITOR_SIZE;
+    if (inp.image.length !== 3 * n * n) throw new Error(`editor image must be 3×${n}×${n}`);
+    if (inp.tokens.length !== this.bank.k * this.bank.d) throw new Error('bad token count');
+    const norm = inp.norm ?? this.bank.defaultNorm;
+    if (norm.length !== this.bank.normDim) throw new Error('bad norm size');
+    const t0 = performance.now();
+    const out = await this.session.run({
+      image: new ort.Tensor('float32', inp.image, [1, 3, n, n]),
+      src_cam: new ort.Tensor('float32', Float32Array.from(inp.srcCam), [1, 25]),
+      tgt_cam: new ort.Tensor('float32', Float32Array.from(inp.tgtCam), [1, 25]),
+      tokens: new ort.Tensor('float32', inp.tokens, [1, this.bank.k, this.bank.d]),
+      norm: new ort.Tensor('float32', norm, [1, this.bank.normDim]),
+    });
+    return {
+      rgb: out.rgb.data as Float32Array,
+      depth: out.depth.data as Float32Array,
+      ms: performance.now() - t0,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+    await this.imageSession?.release();
+  }
+}
+
+/** EG3D camera (25 numbers) of the frontal view, the Python/TS shared convention. */
+export function frontalCamera(): number[] {
+  return [1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 2.7, 0, 0, 0, 1, 4.2647, 0, 0.5, 0, 4.2647, 0.5, 0, 0, 1];
+}
+
+/** RGB24 frame → CHW float [0,1] at size×size (area-average / bilinear resize). */
+export function frameToCHW(f: Frame, size: number): Float32Array {
+  const out = new Float32Array(3 * size * size);
+  const sx = f.width / size, sy = f.height / size;
+  const plane = size * size;
+  for (let y = 0; y < size; y++) {
+    const y0 = Math.floor(y * sy), y1 = Math.max(y0 + 1, Math.floor((y + 1) * sy));
+    for (let x = 0; x < size; x++) {
+      const x0 = Math.floor(x * sx), x1 = Math.max(x0 + 1, Math.floor((x + 1) * sx));
+      let r = 0, g = 0, b = 0, n = 0;
+      for (let yy = y0; yy < Math.min(y1, f.height); yy++) {
+        for (let xx = x0; xx < Math.min(x1, f.width); xx++) {
+          const i = (yy * f.width + xx) * 3;
+          r += f.data[i]; g += f.data[i + 1]; b += f.data[i + 2]; n++;
+        }
+      }
+      const o = y * size + x;
+      out[o] = r / n / 255; out[plane + o] = g / n / 255; out[2 * plane + o] = b / n / 255;
+    }
+  }
+  return out;
+}
+
+/** HWC float (values·scale) → CHW float. */
+export function hwcToCHW(hwc: Float32Array, size: number, scale = 1): Float32Array {
+  const plane = size * size;
+  const out = new Float32Array(3 * plane);
+  for (let i = 0; i < plane; i++) {
+    out[i] = hwc[3 * i] * scale;
+    out[plane + i] = hwc[3 * i + 1] * scale;
+    out[2 * plane + i] = hwc[3 * i + 2] * scale;
+  }
+  return out;
+}
+
+/** CHW float [0,1] → RGB24 frame. */
+export function chwToFrame(chw: Float32Array, size: number, timestampMs = 0): Frame {
+  const plane = size * size;
+  const data = new Uint8Array(3 * plane);
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) {
+      const v = chw[c * plane + i] * 255;
+      data[3 * i + c] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+    }
+  }
+  return { width: size, height: size, data, timestampMs };
+}
