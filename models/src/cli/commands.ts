@@ -19,4 +19,5 @@ export interface CliCommand {
 export const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   track: async () => (await import('./track.js')).trackCommand,
   edit: async () => (await import('./edit.js')).editCommand,
+  eval: async () => (await import('./eval.js')).evalCommand,
 };

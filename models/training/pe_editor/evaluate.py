@@ -1,0 +1,162 @@
+"""Issue 5's evaluation: the exported 3DPE editor vs the teacher engine on held-out faces.
+
+python -m pe_editor.evaluate [--assets ../assets/editor] [--json out.json] [--faces N]
+
+Faces: testdata faces/ffhq-9.png, faces/ffhq-10.png and frames 0 and 100 of video/talking-d12.mp4
+(held out of the training cache). Prompts: the 5 HELD-OUT phrasings of each of the 14 styles
+(phrasing k = face index mod 5), tokens from the exported prompt bank (MiniLM -> text_proj,
+the same tokens the Node runtime uses). The editor runs in onnxruntime (Python, 2 threads),
+exactly the committed graph.
+
+Measures (dlib ResNet face descriptor, as docs/teachers.md; landmarks placed by the mesh):
+  identity      cosine(input crop, source-view output), mean over faces x styles
+  3D consistency cosine between the yaw -20 and +20 renders and the yaw 0 render (pitch = the
+                source's), mean over the two pairs; teacher: 2D edit lifted by the 3D teacher
+  style L1      mean |output - teacher edit| at the source view, 128^2, in [0,1] units; for scale,
+                `input L1` = |input - teacher edit| (what no edit at all scores)
+  recon L1      the editor with no prompt (null tokens) vs the input, source view
+  ms            editor per call (one view, 128^2 in/out) vs teacher: stylizer + lift per view
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import cv2
+import numpy as np
+
+from pe_teachers import camera, face, identity, lift, styles
+
+from .export import DEFAULT_OUT, ort_session
+from .model import IMG
+
+TESTDATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "testdata"))
+
+
+def held_out_faces():
+    out = []
+    for f in ("ffhq-9.png", "ffhq-10.png"):
+        out.append((f[:-4], cv2.cvtColor(cv2.imread(os.path.join(TESTDATA, "faces", f)), cv2.COLOR_BGR2RGB)))
+    cap = cv2.VideoCapture(os.path.join(TESTDATA, "video", "talking-d12.mp4"))
+    k = 0
+    while True:
+        ok, fr = cap.read()
+        if not ok:
+            break
+        if k in (0, 100):
+            out.append((f"talking-d12-f{k}", cv2.cvtColor(fr, cv2.COLOR_BGR2RGB)))
+        k += 1
+        if k > 100:
+            break
+    cap.release()
+    return out
+
+
+class Bank:
+    def __init__(self, d):
+        self.meta = json.load(open(os.path.join(d, "prompts.json")))
+        self.data = np.fromfile(os.path.join(d, "prompts.bin"), np.float32)
+        k, dd = self.meta["k"], self.meta["d"]
+        self.norm = self.data[:self.meta["normDim"]][None]
+        self.tok = {(e["style"], e["text"]): self.data[e["offset"]:e["offset"] + k * dd].reshape(1, k, dd)
+                    for e in self.meta["phrasings"]}
+        self.k, self.d = k, dd
+
+
+def to_in(crop256):
+    x = cv2.resize(crop256, (IMG, IMG), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    return x.transpose(2, 0, 1)[None].copy()
+
+
+def to_img(rgb, size=256):
+    x = (np.clip(rgb[0].transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
+    return cv2.resize(x, (size, size), interpolation=cv2.INTER_CUBIC) if size != x.shape[0] else x
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--assets", default=DEFAULT_OUT)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--faces", type=int, default=4)
+    args = ap.parse_args(argv)
+    sess = ort_session(os.path.join(args.assets, "editor.onnx"), threads=2)
+    bank = Bank(args.assets)
+    null = np.zeros((1, bank.k, bank.d), np.float32)
+
+    def run(x, src, tgt, tok):
+        t = time.perf_counter()
+        r = sess.run(None, {"image": x, "src_cam": src[None], "tgt_cam": tgt[None], "tokens": tok, "norm": bank.norm})
+        return r[0], time.perf_counter() - t
+
+    R = {k: [] for k in ("id_3dpe", "id_teacher", "cons_3dpe", "cons_teacher", "l1_3dpe", "l1_input",
+                         "recon_l1", "ms_3dpe", "ms_teacher_2d", "ms_teacher_view", "cons_recon_3dpe")}
+    per_style = {s: {"id_3dpe": [], "id_teacher": [], "l1_3dpe": [], "l1_input": []} for s in styles.NAMES}
+    faces = held_out_faces()[:args.faces]
+    for fi, (name, img) in enumerate(faces):
+        p = face.analyse(img)
+        if p is None:
+            continue
+        geo = lift.source_geometry(p)
+        wl = lift.landmarks_world(p, geo)
+        src = camera.label(p.yaw, p.pitch)
+        cams = {y: camera.label(y, p.pitch) for y in (-20, 0, 20)}
+        pts = {}
+        for y in (-20, 0, 20):
+            px, py, _ = lift.project(wl[:468], camera.cam2world(y, p.pitch), 256)
+            pts[y] = np.stack([px, py], 1)
+        lm = p.lm[:468, :2]
+        e_in = identity.embed(p.crop, lm)
+        x = to_in(p.crop)
+        rec, _ = run(x, src, src, null)
+        R["recon_l1"].append(float(np.abs(rec - x).mean()))
+        er = {y: identity.embed(to_img(run(x, src, cams[y], null)[0]), pts[y]) for y in (-20, 0, 20)}
+        R["cons_recon_3dpe"].append(np.mean([identity.cosine(er[0], er[-20]), identity.cosine(er[0], er[20])]))
+        for s in styles.NAMES:
+            phr = styles.STYLES[s].test_prompts[fi % 5]
+            tok = bank.tok[(s, phr)]
+            t = time.perf_counter()
+            ted = styles.apply(p.crop, s, 1.0, p.masks)
+            R["ms_teacher_2d"].append(time.perf_counter() - t)
+            out, dt = run(x, src, src, tok)
+            R["ms_3dpe"].append(dt)
+            t128 = to_in(ted)
+            l1, l1i = float(np.abs(out - t128).mean()), float(np.abs(x - t128).mean())
+            i3, it = identity.cosine(e_in, identity.embed(to_img(out), lm)), identity.cosine(e_in, identity.embed(ted, lm))
+            for k, v in (("l1_3dpe", l1), ("l1_input", l1i), ("id_3dpe", i3), ("id_teacher", it)):
+                R[k].append(v); per_style[s][k].append(v)
+            e3 = {y: identity.embed(to_img(run(x, src, cams[y], tok)[0]), pts[y]) for y in (-20, 0, 20)}
+            R["cons_3dpe"].append(np.mean([identity.cosine(e3[0], e3[-20]), identity.cosine(e3[0], e3[20])]))
+            et = {}
+            for y in (-20, 0, 20):
+                t = time.perf_counter()
+                v = lift.render(p, y, p.pitch, image=ted, geo=geo)
+                R["ms_teacher_view"].append(time.perf_counter() - t)
+                et[y] = identity.embed(v.image, pts[y])
+            R["cons_teacher"].append(np.mean([identity.cosine(et[0], et[-20]), identity.cosine(et[0], et[20])]))
+        print(f"{name}: done", flush=True)
+    m = lambda v: round(float(np.mean(v)), 4)
+    med = lambda v: round(1000 * float(np.median(v)), 1)
+    rep = {
+        "faces": [n for n, _ in faces], "cases": len(R["id_3dpe"]),
+        "prompts": "held-out phrasings (5 per style, k = face index mod 5)",
+        "identity": {"3dpe": m(R["id_3dpe"]), "teacher": m(R["id_teacher"])},
+        "consistency_pm20": {"3dpe": m(R["cons_3dpe"]), "teacher": m(R["cons_teacher"]),
+                             "3dpe_no_prompt": m(R["cons_recon_3dpe"])},
+        "style_l1": {"3dpe_vs_teacher": m(R["l1_3dpe"]), "input_vs_teacher": m(R["l1_input"])},
+        "recon_l1_no_prompt": m(R["recon_l1"]),
+        "ms": {"3dpe_editor_onnxruntime_py_2threads": med(R["ms_3dpe"]),
+               "teacher_stylizer": med(R["ms_teacher_2d"]), "teacher_lift_per_view": med(R["ms_teacher_view"])},
+        "per_style": {s: {k: m(v) for k, v in d.items()} for s, d in per_style.items()},
+        "identity_note": "dlib descriptor cosine; different people average 0.849 on the testdata faces",
+    }
+    s = json.dumps(rep, indent=1)
+    print(s)
+    if args.json:
+        open(args.json, "w").write(s)
+    return rep
+
+
+if __name__ == "__main__":
+    main()
