@@ -134,7 +134,12 @@ export class Room {
       ports: this.deps.ports,
       workers: this.deps.filterWorkers,
       slots: this.deps.slots,
-      announce: (s: StreamInfo) => this.broadcast(null, 'streamAvailable', s),
+      announce: (s: StreamInfo) => {
+        this.broadcast(null, 'streamAvailable', s);
+        // Fresh stats with the switch, so nobody sees the new stream with the old numbers.
+        const st = this.filters.get(peer.id)?.stats();
+        if (st) this.broadcast(null, 'filterStats', st);
+      },
       notice: (level: 'info' | 'warn' | 'error', message: string) => peer.socket.emit('notice', { level, message }),
       resolveReference: (uploadId: string) => this.deps.uploads.get(this.id, uploadId)?.image,
     };

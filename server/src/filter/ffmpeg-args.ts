@@ -55,6 +55,11 @@ export interface EncodeArgs {
   bitrateKbps: number;
   /** Seconds between forced keyframes: ffmpeg ignores PLI, so receivers rely on this. */
   keyframeSeconds: number;
+  /**
+   * For this many seconds after the start keyframes come every quarter second, so receivers
+   * switching to the new stream (filter on, restart after a fault) wait for one briefly.
+   */
+  startupKeyframeSeconds?: number;
 }
 
 /** Raw RGB24 frames on stdin → VP8 (realtime) → RTP to the processed producer's transport. */
@@ -73,7 +78,8 @@ export function encoderArgs(a: EncodeArgs): string[] {
     '-lag-in-frames', '0', '-auto-alt-ref', '0', '-error-resilient', '1',
     '-b:v', `${a.bitrateKbps}k`, '-maxrate', `${Math.round(a.bitrateKbps * 1.5)}k`,
     '-bufsize', `${Math.round(a.bitrateKbps / 2)}k`,
-    '-force_key_frames', `expr:gte(t,n_forced*${a.keyframeSeconds})`,
+    // Relative to the previous forced keyframe, so a slow processor never causes a burst.
+    '-force_key_frames', `expr:if(isnan(prev_forced_t),1,gte(t-prev_forced_t,if(lt(t,${a.startupKeyframeSeconds ?? 0}),0.25,${a.keyframeSeconds})))`,
     '-fps_mode', 'passthrough',
     '-f', 'rtp', '-payload_type', String(a.payloadType), '-ssrc', String(a.ssrc),
     `rtp://127.0.0.1:${a.rtpPort}?rtcpport=${a.rtcpPort}&pkt_size=1200`,

@@ -171,6 +171,7 @@ export class FilterPipeline extends EventEmitter {
           payloadType: PROCESSED_VP8_PT,
           bitrateKbps: this.o.bitrateKbps ?? 1000,
           keyframeSeconds: 1,
+          startupKeyframeSeconds: 3,
         },
         ctx: this.workerSettings(),
       });
@@ -200,6 +201,10 @@ export class FilterPipeline extends EventEmitter {
       case 'pids':
         this.decoderPid = m.decoder;
         this.encoderPid = m.encoder;
+        return;
+      case 'decoderListening':
+        // The first keyframe request may have gone out before ffmpeg listened: ask again now.
+        if (!this.firstFrameSeen && this.consumer && !this.consumer.closed) void this.consumer.requestKeyFrame().catch(() => {});
         return;
       case 'firstFrame':
         this.firstFrameSeen = true;

@@ -4,6 +4,7 @@
  * the stream's processor, the ffmpeg encoder — so a processor that crashes, leaks or hangs
  * takes down this process only, never the SFU or another stream. Protocol: worker-protocol.ts.
  */
+import fs from 'node:fs';
 import type { FrameProcessor, ProcessContext } from '@portrait-edit/models';
 import { decoderArgs, decoderSdp, encoderArgs } from './ffmpeg-args.js';
 import { spawnFfmpeg, stopFfmpeg } from './ffmpeg-process.js';
@@ -32,6 +33,7 @@ let settingsChangedAt: number | null = null;
 let switchFrameStarted: number | null = null;
 let lastSwitchMs: number | null = null;
 let firstFrameSent = false;
+let firstOutSent = false;
 
 // Frame times since the last tick, in preallocated rings: nothing allocated per frame.
 const decoded = new Float64Array(FRAME_RING);
@@ -95,6 +97,11 @@ function start(m: Extract<ToWorker, { type: 'start' }>): void {
         encoded[2 * nEncoded + 1] = abs;
         nEncoded++;
       }
+      // Report the first frame out at once: the SFU announces the stream with these stats.
+      if (!firstOutSent) {
+        firstOutSent = true;
+        setImmediate(tick);
+      }
       if (switchFrameStarted !== null) {
         lastSwitchMs = abs - switchFrameStarted;
         switchFrameStarted = null;
@@ -107,11 +114,40 @@ function start(m: Extract<ToWorker, { type: 'start' }>): void {
   const l = loop;
   decoder.child.stdout.on('data', (chunk: Buffer) => l.push(chunk));
   send({ type: 'pids', decoder: decoder.child.pid ?? null, encoder: encoder.child.pid ?? null });
+  void announceListening(m.decoder.port);
   for (const [name, f] of [['decoder', decoder], ['encoder', encoder]] as const) {
     void f.exited.then((code) => {
       if (stopping) return;
       send({ type: 'failed', reason: `ffmpeg ${name} exited (${code}): ${f.stderrTail() || 'no message'}` });
     });
+  }
+}
+
+/** Tells the SFU once the decoder has bound its RTP port (Linux /proc; a fixed wait elsewhere). */
+async function announceListening(port: number): Promise<void> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const bound = () => {
+    for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
+      let text = '';
+      try {
+        text = fs.readFileSync(f, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const line of text.split('\n')) {
+        const local = line.trim().split(/\s+/)[1];
+        if (local?.endsWith(`:${hex}`)) return true;
+      }
+    }
+    return false;
+  };
+  const hasProc = fs.existsSync('/proc/net/udp');
+  for (let i = 0; i < 150 && !stopping && !firstFrameSent; i++) {
+    if (hasProc ? bound() : i >= 15) {
+      send({ type: 'decoderListening' });
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 

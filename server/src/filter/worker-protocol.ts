@@ -63,6 +63,8 @@ export type FromWorker =
   | { type: 'initialised'; processor: string }
   | { type: 'initFailed'; reason: string }
   | { type: 'pids'; decoder: number | null; encoder: number | null }
+  /** The decoder's RTP port is bound: a keyframe requested now will be decoded. */
+  | { type: 'decoderListening' }
   | { type: 'firstFrame'; at: number }
   | WorkerTick
   | { type: 'failed'; reason: string };

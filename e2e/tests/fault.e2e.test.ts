@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import type { RunningServer } from '@portrait-edit/server';
+import { launchChromium, tileColour, waitFor } from '../src/browser.js';
+import { webcamY4m } from '../src/fixtures.js';
+import { processRunning, signal } from '../src/processes.js';
+import { createRoom, startTestServer } from '../src/server-harness.js';
+
+// Faults in one participant's filter: its ffmpeg decoder dies, its filter worker process dies,
+// its filter worker hangs. Each time the receiver must fall back to the raw stream quickly,
+// get the processed stream back after the restart, and nothing else may notice.
+
+/** The server's default: a worker silent this long is taken as hung. */
+const HEARTBEAT_MS = 3000;
+/** Fault → receiver shows raw pixels, for a crash (decoder or worker). */
+const RAW_WITHIN_MS = 2000;
+/** Restart begun → receiver shows processed pixels again. */
+const PROCESSED_WITHIN_MS = 5000;
+
+let server: RunningServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  server = await startTestServer('test-invert');
+  browser = await launchChromium(webcamY4m());
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function joinAs(name: string, token: string, roomId: string): Promise<{ page: Page; peerId: string }> {
+  const page = await (await browser.newContext()).newPage();
+  page.on('pageerror', (e) => console.error(`[${name}] page error:`, e.message));
+  await page.goto(`${server.url}/?room=${roomId}&token=${token}&name=${name}`);
+  const peerId = await waitFor(`${name} to join`, () => page.evaluate(() => (window as any).__pe.state === 'joined' && (window as any).__pe.peerId), 20_000);
+  return { page, peerId };
+}
+
+// Skin under the test effect (channel inversion) turns blue: B > R. Raw skin has R > B.
+const looksInverted = (c: { r: number; b: number } | null) => !!c && c.b > c.r + 20;
+const looksRaw = (c: { r: number; b: number } | null) => !!c && c.r > c.b + 20;
+
+let lastView = '';
+async function shows(page: Page, peerId: string, want: 'raw' | 'processed'): Promise<boolean> {
+  const processed = await page.evaluate((id) => (window as any).__pe.tiles.get(id)?.processed ?? null, peerId);
+  const colour = await tileColour(page, peerId);
+  lastView = JSON.stringify({ processed, colour });
+  return want === 'raw' ? processed === false && looksRaw(colour) : processed === true && looksInverted(colour);
+}
+
+/** The live (not failed, not closing) pipeline of a peer, as the server reports it. */
+function pipelineOf(peerId: string) {
+  return server.resources().filterPipelines.find((p) => p.peerId === peerId && (p.state === 'starting' || p.state === 'running')) ?? null;
+}
+
+const withView = (e: Error) => {
+  throw new Error(`${e.message}; last view ${lastView}; pipelines ${JSON.stringify(server.resources().filterPipelines)}`);
+};
+
+describe('filter faults, end to end in Chromium', () => {
+  test('decoder killed, worker killed, worker hung: B falls back to raw, then gets the edit back; B\'s own filter is untouched', async () => {
+    const room = await createRoom(server.url);
+    const a = await joinAs('alice', room.hostToken, room.roomId);
+    const b = await joinAs('bob', room.guestToken, room.roomId);
+    await waitFor('B to show A raw', () => shows(b.page, a.peerId, 'raw'), 15_000).catch(withView);
+
+    await a.page.getByTestId('filter-toggle').check();
+    await waitFor('B to show A processed', () => shows(b.page, a.peerId, 'processed'), 8_000).catch(withView);
+    // B's filter runs beside A's: a fault in A's worker must not touch it.
+    await b.page.getByTestId('filter-toggle').check();
+    const bPipe = await waitFor('B\'s pipeline running', async () => {
+      const p = pipelineOf(b.peerId);
+      return p?.state === 'running' && p.workerPid ? p : null;
+    }, 10_000);
+
+    const seenPids = new Set<number>();
+    const results: Record<string, { rawMs: number; restartMs: number; processedMs: number }> = {};
+    for (const fault of ['decoder', 'worker', 'hang'] as const) {
+      const before = await waitFor('A\'s pipeline running', async () => {
+        const p = pipelineOf(a.peerId);
+        return p?.state === 'running' && p.workerPid && p.decoderPid && p.encoderPid ? p : null;
+      }, 5_000);
+      for (const pid of before.pids) seenPids.add(pid);
+      const t0 = Date.now();
+      if (fault === 'decoder') signal(before.decoderPid!, 'SIGKILL');
+      else if (fault === 'worker') signal(before.workerPid!, 'SIGKILL');
+      else signal(before.workerPid!, 'SIGSTOP');
+
+      const rawLimit = fault === 'hang' ? HEARTBEAT_MS + RAW_WITHIN_MS : RAW_WITHIN_MS;
+      await waitFor(`${fault}: B to show A raw`, () => shows(b.page, a.peerId, 'raw'), rawLimit + 3000, 50).catch(withView);
+      const rawMs = Date.now() - t0;
+      if (fault === 'hang') signal(before.workerPid!, 'SIGKILL'); // the server killed it already; make sure
+
+      const restarted = await waitFor(`${fault}: A's pipeline to restart`, async () => {
+        const p = pipelineOf(a.peerId);
+        return p && p.workerPid !== before.workerPid ? p : null;
+      }, 8_000).catch(withView);
+      const restartMs = Date.now() - t0;
+      await waitFor(`${fault}: B to show A processed again`, () => shows(b.page, a.peerId, 'processed'), PROCESSED_WITHIN_MS + 3000, 50).catch(withView);
+      const processedMs = Date.now() - t0;
+      results[fault] = { rawMs, restartMs, processedMs };
+      console.log(`fault ${fault}: raw at B after ${rawMs} ms, restart began after ${restartMs} ms, processed at B again after ${processedMs} ms (${processedMs - restartMs} ms after the restart)`);
+
+      expect(rawMs, `${fault}: raw within ${rawLimit} ms`).toBeLessThanOrEqual(rawLimit);
+      expect(processedMs - restartMs, `${fault}: processed within ${PROCESSED_WITHIN_MS} ms of the restart`).toBeLessThanOrEqual(PROCESSED_WITHIN_MS);
+      // The faulty pipeline's processes are all gone; B's pipeline never noticed.
+      await waitFor(`${fault}: old processes gone`, async () => before.pids.every((p) => !processRunning(p)), 5_000);
+      const bNow = pipelineOf(b.peerId);
+      expect(bNow?.workerPid, `${fault}: B's worker untouched`).toBe(bPipe.workerPid);
+      expect(bNow?.state).toBe('running');
+      expect(restarted.workerPid).not.toBe(before.workerPid);
+    }
+    console.log(`recovery times (ms): ${JSON.stringify(results)}`);
+    // The SFU kept serving throughout.
+    expect((await (await fetch(`${server.url}/api/health`)).json()).ok).toBe(true);
+
+    // Both leave: every worker, ffmpeg, port and slot is freed (the warm spare stays).
+    for (const p of server.resources().filterPipelines) for (const pid of p.pids) seenPids.add(pid);
+    await a.page.context().close();
+    await b.page.context().close();
+    const after = await waitFor('server to free everything', async () => {
+      const r = server.resources();
+      return r.peers === 0 && r.ffmpegPids.length === 0 && r.filterWorkerPids.length === 0 && r.filterSlotsUsed === 0 && r.decoderPortsAllocated === 0 ? r : null;
+    }, 10_000);
+    expect(after.spareWorkerPids.length).toBeLessThanOrEqual(1);
+    for (const pid of seenPids) expect(processRunning(pid), `pid ${pid}`).toBe(false);
+    await waitFor('room to close', async () => server.resources().rooms === 0, 5_000);
+  }, 90_000);
+});
