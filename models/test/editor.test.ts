@@ -45,8 +45,8 @@ describe('PortraitEditor (committed ONNX on onnxruntime-node)', () => {
   it('outputs a 3×128² image in [0,1] and a plausible depth; the prompt changes the output', async () => {
     const p = parityFixture();
     const cam = frontalCamera();
-    const gold = ed.textTokens('make him a golden statue')!;
-    const sketch = ed.textTokens('a pencil sketch')!;
+    const gold = (await ed.textTokens('make him a golden statue'))!;
+    const sketch = (await ed.textTokens('a pencil sketch'))!;
     expect(gold.style).toBe('golden_statue');
     expect(sketch.style).toBe('pencil_sketch');
     const a = await ed.edit({ image: p.image, srcCam: cam, tgtCam: cam, tokens: gold.tokens });
@@ -61,14 +61,20 @@ describe('PortraitEditor (committed ONNX on onnxruntime-node)', () => {
     expect(meanAbs(a.rgb, c.rgb)).toBeGreaterThan(0.002);
   });
 
-  it('maps prompts: exact phrasings, style ids, nearest wording; nonsense → null', () => {
+  it('maps prompts: exact phrasings, style ids, free text through MiniLM; bank fallback by words', async () => {
     const bank = ed.bank;
     expect(bank.entries.length).toBe(14 * 13);
-    expect(ed.textTokens('golden-statue')!.how).toBe('style-id');
+    expect((await ed.textTokens('golden-statue'))!.how).toBe('style-id');
     const e = bank.entries.find((x) => x.split === 'test')!;
-    expect(ed.textTokens(e.text)!.how).toBe('exact');
-    expect(ed.textTokens('zombie please')!.style).toBe('zombie');
-    expect(ed.textTokens('qwxz vbnm')).toBeNull();
+    expect((await ed.textTokens(e.text))!.how).toBe('exact');
+    expect(ed.hasTextEncoder).toBe(true);
+    const z = (await ed.textTokens('make me look like the walking dead, rotting skin'))!;
+    expect(z.how).toBe('encoder');
+    expect(z.style).toBe('zombie');
+    expect(z.tokens.length).toBe(bank.k * bank.d);
+    // the word-overlap fallback (no encoder)
+    expect(bank.match('zombie please')!.style).toBe('zombie');
+    expect(bank.match('qwxz vbnm')).toBeNull();
   });
 
   it('image prompts give tokens of the right size that differ between references', async () => {

@@ -33,7 +33,7 @@ export async function editorSpeed(n = 30): Promise<{ editorMs: number; editorMsN
   const ed = await PortraitEditor.load({ threads: 2 });
   try {
     const img = new Float32Array(3 * EDITOR_SIZE * EDITOR_SIZE).map((_, i) => (i % 97) / 97);
-    const tok = ed.textTokens('golden statue')!.tokens;
+    const tok = (await ed.textTokens('golden statue'))!.tokens;
     const cam = frontalCamera();
     const nov = cameraForView(20, 0);
     for (let i = 0; i < 5; i++) await ed.edit({ image: img, srcCam: cam, tgtCam: cam, tokens: tok });

@@ -7,12 +7,13 @@
  * Prompt tokens and E_high's normalisation affine are inputs, so an adapted style is a small
  * tensor pair (tokens + norm) and needs no re-export.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import type { Frame } from '../frame.js';
-import { PromptBank, type PromptMatch } from './prompt-bank.js';
+import { PromptBank, normalizeText, type PromptMatch } from './prompt-bank.js';
+import { TextEncoder384 } from './text-encoder.js';
 
 export const EDITOR_ASSETS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets', 'editor');
 export const EDITOR_SIZE = 128;
@@ -23,6 +24,11 @@ export interface PortraitEditorOptions {
   threads?: number;
   /** Run one inference at load so the first frame is not slow (default true). */
   warmup?: boolean;
+  /**
+   * Free text through the int8 MiniLM + the learned projection (default true when the assets
+   * exist); false: free text falls back to the nearest known phrasing by word overlap.
+   */
+  textEncoder?: boolean;
 }
 
 export interface EditInput {
@@ -45,6 +51,9 @@ export interface EditOutput {
 
 export class PortraitEditor {
   private imageSession: ort.InferenceSession | null = null;
+  private projSession: ort.InferenceSession | null = null;
+  private encoder: TextEncoder384 | null = null;
+  private phraseEmb: Float32Array | null = null;
   private readonly cache = new Map<string, PromptMatch | null>();
 
   private constructor(
@@ -66,6 +75,12 @@ export class PortraitEditor {
     };
     const session = await ort.InferenceSession.create(file, so);
     const ed = new PortraitEditor(session, new PromptBank(dir), dir, so);
+    if ((opts.textEncoder ?? true) && TextEncoder384.exists(dir)) {
+      ed.encoder = await TextEncoder384.load(dir, 1);
+      ed.projSession = await ort.InferenceSession.create(path.join(dir, 'text_proj.onnx'), so);
+      const buf = readFileSync(path.join(dir, 'minilm-phrasings.bin'));
+      ed.phraseEmb = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    }
     if (opts.warmup ?? true) {
       const cam = frontalCamera();
       await ed.edit({ image: new Float32Array(3 * EDITOR_SIZE * EDITOR_SIZE).fill(0.5), srcCam: cam, tgtCam: cam, tokens: ed.nullTokens() });
@@ -77,14 +92,42 @@ export class PortraitEditor {
     return new Float32Array(this.bank.k * this.bank.d);
   }
 
-  /** Tokens for a text prompt (cached); null when nothing in the bank matches. */
-  textTokens(text: string): PromptMatch | null {
-    const key = text.trim().toLowerCase();
+  /** Whether free text goes through the MiniLM encoder (else: nearest known phrasing). */
+  get hasTextEncoder(): boolean {
+    return this.encoder !== null;
+  }
+
+  /**
+   * Tokens for a text prompt (cached). A known phrasing or a style id → its precomputed tokens;
+   * other text → MiniLM (int8) → text_proj (how 'encoder'; `style`/`text` name the most similar
+   * known phrasing, `score` its cosine); without the encoder → nearest phrasing by word overlap,
+   * null when no word overlaps.
+   */
+  async textTokens(text: string): Promise<PromptMatch | null> {
+    const key = normalizeText(text);
     if (!this.cache.has(key)) {
       if (this.cache.size > 256) this.cache.clear();
-      this.cache.set(key, this.bank.match(text));
+      let m = this.bank.match(text);
+      if (this.encoder && (!m || m.how === 'nearest')) m = await this.encodeText(text);
+      this.cache.set(key, m);
     }
     return this.cache.get(key)!;
+  }
+
+  /** MiniLM embedding → learned projection → tokens. */
+  async encodeText(text: string): Promise<PromptMatch | null> {
+    if (!this.encoder || !this.projSession || !this.phraseEmb) return null;
+    if (!normalizeText(text)) return null;
+    const e = await this.encoder.embed(text);
+    const out = await this.projSession.run({ emb: new ort.Tensor('float32', e, [1, e.length]) });
+    let best = 0, bestCos = -2;
+    for (let i = 0; i < this.bank.entries.length; i++) {
+      let c = 0;
+      for (let j = 0; j < e.length; j++) c += e[j] * this.phraseEmb[i * e.length + j];
+      if (c > bestCos) { bestCos = c; best = i; }
+    }
+    const ent = this.bank.entries[best];
+    return { style: ent.style, text: ent.text, how: 'encoder', score: bestCos, tokens: Float32Array.from(out.tokens.data as Float32Array) };
   }
 
   /** Tokens for a reference image (image prompt): any RGB24 frame, resized to 128². */
@@ -121,6 +164,8 @@ export class PortraitEditor {
   async close(): Promise<void> {
     await this.session.release();
     await this.imageSession?.release();
+    await this.projSession?.release();
+    await this.encoder?.close();
   }
 }
 

@@ -70,7 +70,7 @@ export class EditorProcessor implements FrameProcessor {
   private async tokensFor(prompt: Prompt): Promise<{ tokens: Float32Array } | { reason: string }> {
     const ed = this.editor!;
     if (prompt.kind === 'text') {
-      const m = ed.textTokens(prompt.text);
+      const m = await ed.textTokens(prompt.text);
       if (!m) return { reason: 'prompt not understood' };
       this.lastPrompt = { style: m.style, text: m.text, how: m.how };
       return { tokens: m.tokens };

@@ -20,9 +20,9 @@ export interface PromptMatch {
   style: string;
   /** The known phrasing whose tokens are used. */
   text: string;
-  /** 'exact' (a known phrasing), 'style-id', or 'nearest' (word overlap). */
-  how: 'exact' | 'style-id' | 'nearest';
-  /** Word-overlap score in [0, 1] (1 for exact / style id). */
+  /** 'exact' (a known phrasing), 'style-id', 'nearest' (word overlap) or 'encoder' (MiniLM → projection). */
+  how: 'exact' | 'style-id' | 'nearest' | 'encoder';
+  /** Word-overlap score in [0, 1] (1 for exact / style id); MiniLM cosine for 'encoder'. */
   score: number;
   tokens: Float32Array;
 }
