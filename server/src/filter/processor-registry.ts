@@ -10,6 +10,8 @@ import { OverlayChain } from './overlay-chain.js';
 const factories: Record<string, () => FrameProcessor | Promise<FrameProcessor>> = {
   passthrough: () => new PassthroughProcessor(),
   'test-invert': () => new TestInvertProcessor(),
+  // The 3DPE editor: trained ONNX on onnxruntime-node (models/assets/editor), loaded on demand.
+  editor: async () => (await import('@portrait-edit/models')).createEditorProcessor(),
 };
 
 export function registerProcessor(name: string, f: () => FrameProcessor | Promise<FrameProcessor>): void {
