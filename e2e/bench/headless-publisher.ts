@@ -2,7 +2,12 @@ import wrtc from '@roamhq/wrtc';
 import { Device } from 'mediasoup-client';
 import type { types } from 'mediasoup-client';
 import { io, type Socket } from 'socket.io-client';
-import type { Ack, ClientRequest, FilterSettingsPatch } from '@portrait-edit/shared';
+import type { Ack, ClientRequest, FilterSettingsPatch, StreamInfo } from '@portrait-edit/shared';
+import { readStamp, STAMP_BITS, writeStamp } from './frame-stamp.js';
+
+const STAMPS = 1 << STAMP_BITS;
+/** When each stamped frame was handed to libwebrtc, per publishing peer (same process, same clock). */
+export const sentAt = new Map<string, Float64Array>();
 
 // mediasoup-client's Chrome handler drives whatever RTCPeerConnection is global: libwebrtc's,
 // through @roamhq/wrtc, so the bench publishes over real WebRTC (ICE, DTLS-SRTP, VP8).
@@ -73,8 +78,14 @@ export class HeadlessPublisher {
     const source = new wrtc.nonstandard.RTCVideoSource();
     this.track = source.createTrack();
     let i = 0;
+    const times = new Float64Array(STAMPS);
+    sentAt.set(this.peerId, times);
     this.timer = setInterval(() => {
-      source.onFrame({ width: clip.width, height: clip.height, data: clip.frames[i++ % clip.frames.length] });
+      const data = clip.frames[i % clip.frames.length].slice();
+      writeStamp(data, clip.width, i % STAMPS);
+      times[i % STAMPS] = performance.now();
+      i++;
+      source.onFrame({ width: clip.width, height: clip.height, data });
     }, 1000 / fps);
     await t.produce({ track: this.track, encodings: [{ maxBitrate: 1_200_000 }] });
   }
@@ -86,6 +97,89 @@ export class HeadlessPublisher {
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.track?.stop();
+    this.transport?.close();
+    this.socket.close();
+  }
+}
+
+/**
+ * A participant that only watches: consumes every announced video (keeping the raw consumer
+ * when the processed one arrives, so both are measured side by side) and reads the frame
+ * stamps to time each frame from send to receive.
+ */
+export class HeadlessReceiver {
+  private socket: Socket;
+  private device = new Device({ handlerName: 'Chrome111' });
+  private transport: types.Transport | null = null;
+  /** Latency samples (ms) per "peerId:raw" / "peerId:processed". */
+  readonly samples = new Map<string, number[]>();
+  private sinks: { stop(): void }[] = [];
+
+  constructor(url: string, token: string) {
+    this.socket = io(url, { auth: { token }, transports: ['websocket'], reconnection: false, forceNew: true });
+  }
+
+  private request<T>(msg: ClientRequest): Promise<T> {
+    return this.socket.timeout(10_000).emitWithAck('request', msg).then((r: Ack<T>) => {
+      if (!r.ok) throw new Error(`${msg.type}: ${r.error.code} ${r.error.message}`);
+      return r.data;
+    });
+  }
+
+  async join(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.socket.once('connect', () => resolve());
+      this.socket.once('connect_error', reject);
+    });
+    const caps = await this.request<types.RtpCapabilities>({ type: 'getRouterRtpCapabilities' });
+    await this.device.load({ routerRtpCapabilities: caps });
+    this.socket.on('streamAvailable', (info: StreamInfo) => {
+      if (info.kind === 'video') void this.consume(info).catch((e) => console.error('receiver:', e.message));
+    });
+    const joined = await this.request<{ streams: StreamInfo[] }>({ type: 'join', displayName: 'bench-receiver', rtpCapabilities: this.device.rtpCapabilities as never });
+    const params = await this.request<types.TransportOptions>({ type: 'createTransport', direction: 'recv' });
+    const t = this.device.createRecvTransport(params);
+    t.on('connect', ({ dtlsParameters }, cb, errb) => {
+      this.request({ type: 'connectTransport', transportId: t.id, dtlsParameters: dtlsParameters as never }).then(() => cb(), errb);
+    });
+    this.transport = t;
+    for (const s of joined.streams) if (s.kind === 'video') await this.consume(s);
+  }
+
+  private async consume(info: StreamInfo): Promise<void> {
+    while (!this.transport) await new Promise((r) => setTimeout(r, 50));
+    const r = await this.request<{ consumerId: string; producerId: string; kind: 'video'; rtpParameters: types.RtpParameters }>({
+      type: 'consume',
+      transportId: this.transport.id,
+      producerId: info.producerId,
+    });
+    const consumer = await this.transport.consume({ id: r.consumerId, producerId: r.producerId, kind: r.kind, rtpParameters: r.rtpParameters });
+    await this.request({ type: 'resumeConsumer', consumerId: consumer.id });
+    const key = `${info.peerId}:${info.processed ? 'processed' : 'raw'}`;
+    const out: number[] = [];
+    this.samples.set(key, out);
+    const sink = new wrtc.nonstandard.RTCVideoSink(consumer.track);
+    let last = -1;
+    sink.onframe = ({ frame }: { frame: { width: number; height: number; data: Uint8Array } }) => {
+      const now = performance.now();
+      const v = readStamp(frame.data, frame.width);
+      if (v < 0 || v === last) return;
+      last = v;
+      const sent = sentAt.get(info.peerId)?.[v];
+      if (sent && now - sent < 5000) out.push(now - sent);
+    };
+    this.sinks.push(sink);
+  }
+
+  /** Take the samples gathered so far and start afresh. */
+  drain(): Record<string, number[]> {
+    const o: Record<string, number[]> = {};
+    for (const [k, v] of this.samples) o[k] = v.splice(0);
+    return o;
+  }
+
+  close(): void {
+    for (const s of this.sinks) s.stop();
     this.transport?.close();
     this.socket.close();
   }

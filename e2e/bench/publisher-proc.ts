@@ -1,9 +1,10 @@
 // Runs N headless publishers in their own process (so the bench can tell their CPU from the
 // server's). Args: url token count fps. Prints "ready <peerIds…>" once all publish, then obeys
-// lines on stdin: "filter on", "filter off", "quit".
+// lines on stdin: "filter on", "filter off", "latency" (prints and clears the glass-to-glass
+// samples, ms, per peer and raw/processed stream), "quit".
 import readline from 'node:readline';
 import { loadClip } from './clip.js';
-import { HeadlessPublisher } from './headless-publisher.js';
+import { HeadlessPublisher, HeadlessReceiver } from './headless-publisher.js';
 
 const [url, token, countS, fpsS] = process.argv.slice(2);
 const count = Number(countS);
@@ -11,6 +12,9 @@ const fps = Number(fpsS);
 const clip = loadClip('talking-d6.mp4', 640, 480, fps, 10);
 const pubs: HeadlessPublisher[] = [];
 for (let i = 0; i < count; i++) pubs.push(await HeadlessPublisher.start(url, token, `bench-${i}`, clip, fps));
+// One watcher measures glass-to-glass latency of every raw and processed stream.
+const receiver = new HeadlessReceiver(url, token);
+await receiver.join();
 console.log(`ready ${pubs.map((p) => p.peerId).join(' ')}`);
 
 const rl = readline.createInterface({ input: process.stdin });
@@ -19,7 +23,10 @@ rl.on('line', async (line) => {
   if (cmd === 'filter on' || cmd === 'filter off') {
     await Promise.all(pubs.map((p) => p.setFilter({ enabled: cmd === 'filter on' })));
     console.log('ok');
+  } else if (cmd === 'latency') {
+    console.log(JSON.stringify(receiver.drain()));
   } else if (cmd === 'quit') {
+    receiver.close();
     for (const p of pubs) p.close();
     process.exit(0);
   }

@@ -70,9 +70,9 @@ async function startPublishers(url: string, token: string, n: number) {
   if (!ready.startsWith('ready')) throw new Error(`publishers: ${ready}`);
   return {
     pid: child.pid!,
-    send: async (cmd: string) => {
+    send: async (cmd: string): Promise<string> => {
       child.stdin.write(`${cmd}\n`);
-      if (cmd !== 'quit') await next();
+      return cmd === 'quit' ? '' : next();
     },
     done: new Promise((r) => child.once('exit', r)),
   };
@@ -101,7 +101,18 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
   };
   perMinute.push([]);
   pipelineEvents.on('frame', onFrame);
+  // Glass-to-glass (publisher → SFU → receiver), raw vs processed, from frame stamps.
+  const g2g: { raw: number[]; processed: number[] }[] = [];
+  const drainG2g = async () => {
+    const d = JSON.parse(await pubs.send('latency')) as Record<string, number[]>;
+    const raw = Object.entries(d).filter(([k]) => k.endsWith(':raw')).flatMap(([, v]) => v);
+    const processed = Object.entries(d).filter(([k]) => k.endsWith(':processed')).flatMap(([, v]) => v);
+    return { raw, processed };
+  };
+  await drainG2g(); // forget the warm-up
+  g2g.push({ raw: [], processed: [] });
   const snaps: FilterStats[][] = [];
+  const snapMinute: number[] = [];
   const pids = serverPids(server, workerPids);
   const cpu0 = pids.map(cpuSeconds);
   const pub0 = cpuSeconds(pubs.pid);
@@ -112,8 +123,13 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
   while (Date.now() - t0 < seconds * 1000) {
     await sleep(1000);
     snaps.push(allStats(server));
+    snapMinute.push(perMinute.length);
     rss.push(pids.reduce((a, p) => a + rssMb(p), 0));
     if (Date.now() >= nextMinute) {
+      const d = await drainG2g();
+      g2g[g2g.length - 1].raw.push(...d.raw);
+      g2g[g2g.length - 1].processed.push(...d.processed);
+      g2g.push({ raw: [], processed: [] });
       perMinute.push([]);
       nextMinute += 60_000;
     }
@@ -124,6 +140,21 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
   const m1 = machineCpu();
   const pub1 = cpuSeconds(pubs.pid);
   pipelineEvents.off('frame', onFrame);
+  {
+    const d = await drainG2g();
+    g2g[g2g.length - 1].raw.push(...d.raw);
+    g2g[g2g.length - 1].processed.push(...d.processed);
+  }
+  const allRaw = g2g.flatMap((m) => m.raw);
+  const allProc = g2g.flatMap((m) => m.processed);
+  const glass = (raw: number[], proc: number[]) => ({
+    rawMedian: q(raw, 0.5),
+    processedMedian: q(proc, 0.5),
+    processedP95: q(proc, 0.95),
+    addedMedian: raw.length && proc.length ? Math.round(((q(proc, 0.5) ?? 0) - (q(raw, 0.5) ?? 0)) * 10) / 10 : null,
+    addedP95: raw.length && proc.length ? Math.round(((q(proc, 0.95) ?? 0) - (q(raw, 0.5) ?? 0)) * 10) / 10 : null,
+    frames: proc.length,
+  });
   await pubs.send('quit');
   await pubs.done;
   await waitUntil('pipelines to stop', () => server.resources().ffmpegPids.length === 0 && server.resources().peers === 0, 15_000);
@@ -142,7 +173,15 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
     processMs: mean(col('processMs')),
     encodeMs: mean(col('encodeMs')),
     addedLatencyMs: { median: q(added, 0.5), p95: q(added, 0.95), frames: added.length },
-    perMinute: perMinute.filter((m) => m.length > 50).map((m, i) => ({ minute: i + 1, median: q(m, 0.5), p95: q(m, 0.95), frames: m.length })),
+    glassToGlass: glass(allRaw, allProc),
+    perMinute: perMinute
+      .map((m, i) => {
+        const inMin = snaps.filter((_, j) => snapMinute[j] === i + 1).flat();
+        const stage = (k: keyof FilterStats) => mean(inMin.map((x) => x[k]).filter((v): v is number => typeof v === 'number'));
+        const g = g2g[i] ? glass(g2g[i].raw, g2g[i].processed) : null;
+        return { minute: i + 1, median: q(m, 0.5), p95: q(m, 0.95), frames: m.length, g2gAddedMedian: g?.addedMedian ?? null, g2gAddedP95: g?.addedP95 ?? null, decodeMs: stage('decodeMs'), processMs: stage('processMs'), encodeMs: stage('encodeMs'), fpsOut: stage('fpsOut'), dropped: inMin.length ? Math.max(...inMin.map((x) => x.dropped)) : 0 };
+      })
+      .filter((m) => m.frames > 50),
     dropped: flat.length ? Math.max(...col('dropped')) : 0,
     cpu: {
       serverCoresUsed: Math.round(serverCpu * 100) / 100,
@@ -230,16 +269,17 @@ try {
     for (const n of streams) rows.push(await loopRun(server, n, Number(opt.seconds), `${n} stream(s)`));
     result.loop = rows;
     console.log(`\nFilter loop, ${opt.processor}, 640x480@${FPS} fps, real clip over WebRTC (headless libwebrtc publishers)`);
-    console.log(table(rows, ['streams', 'fpsIn', 'fpsOut', 'decodeMs', 'processMs', 'encodeMs', 'addedLatencyMs.median', 'addedLatencyMs.p95', 'dropped', 'cpu.serverCoresUsed', 'cpu.publishersCoresUsed', 'cpu.machinePercent', 'serverRssMb.end']));
+    console.log('(addedLatencyMs: the server\'s per-frame decode+loop+encode; glassToGlass: frame stamps read by a receiver, processed minus raw)');
+    console.log(table(rows, ['streams', 'fpsIn', 'fpsOut', 'decodeMs', 'processMs', 'encodeMs', 'addedLatencyMs.median', 'addedLatencyMs.p95', 'glassToGlass.rawMedian', 'glassToGlass.processedMedian', 'glassToGlass.addedMedian', 'glassToGlass.addedP95', 'dropped', 'cpu.serverCoresUsed', 'cpu.publishersCoresUsed', 'cpu.machinePercent', 'serverRssMb.end']));
   }
   const soakMin = Number(opt['soak-minutes']);
   if (soakMin > 0 && !skip.has('soak')) {
     const soak = await loopRun(server, 1, soakMin * 60, `soak ${soakMin} min`);
     const mins = soak.perMinute;
-    const growth = mins.length >= 2 ? (mins[mins.length - 1].p95 ?? 0) - (mins[0].p95 ?? 0) : null;
+    const growth = mins.length >= 2 ? (mins[mins.length - 1].g2gAddedP95 ?? mins[mins.length - 1].p95 ?? 0) - (mins[0].g2gAddedP95 ?? mins[0].p95 ?? 0) : null;
     result.soak = { ...soak, p95GrowthMs: growth };
     console.log(`\nSoak: 1 stream for ${soakMin} min (${opt.processor}); p95 growth last vs first minute: ${growth} ms`);
-    console.log(table(mins, ['minute', 'median', 'p95', 'frames']));
+    console.log(table(mins, ['minute', 'median', 'p95', 'g2gAddedMedian', 'g2gAddedP95', 'frames', 'decodeMs', 'processMs', 'encodeMs', 'fpsOut', 'dropped']));
     console.log(`server RSS ${soak.serverRssMb.start} → ${soak.serverRssMb.end} MB`);
   }
   const nCycles = Number(opt.cycles);

@@ -41,6 +41,9 @@ export function decoderArgs({ width, height }: DecodeArgs): string[] {
     '-vf', `scale=${width}:${height}:flags=fast_bilinear`,
     '-pix_fmt', 'rgb24',
     '-fps_mode', 'passthrough',
+    // Without this the tail of each frame waits in ffmpeg's output buffer until the next
+    // frame pushes it out: one whole frame interval of latency.
+    '-flush_packets', '1',
     '-f', 'rawvideo', 'pipe:1',
   ];
 }
