@@ -117,6 +117,7 @@ async function room(roomId: string, token: string): Promise<void> {
   );
   layout.appendChild(panel.el);
   void fetch('/api/health').then((r) => r.json()).then((h) => panel.setEngine(h.processor)).catch(() => {});
+  void fetch('/api/presets').then((r) => r.json()).then((p) => panel.setPresets(p.presets)).catch(() => {});
 
   const invite = sessionStorage.getItem(`pe-invite-${roomId}`);
   app.querySelector('.invite')!.addEventListener('click', () => {

@@ -30,6 +30,7 @@ export class Panel {
         <label>Prompt <input type="text" name="prompt" maxlength="200" placeholder="a golden statue, pencil sketch…"></label>
         <button type="submit">Apply</button>
       </form>
+      <div class="presets" data-testid="presets" aria-label="Preset styles"></div>
       <label class="upload">Reference image <input type="file" name="reference" accept="image/png,image/jpeg,image/webp" data-testid="reference-upload"></label>
       <div class="reference" data-testid="reference-info"></div>
       <label>Strength <input type="range" name="strength" min="0" max="1" step="0.05" value="1"></label>
@@ -116,6 +117,21 @@ export class Panel {
     }
   }
 
+  /** The preset gallery: one button per style the editor knows. */
+  setPresets(presets: { id: string; label: string; example: string }[]): void {
+    const box = this.el.querySelector('.presets') as HTMLElement;
+    box.innerHTML = '';
+    for (const p of presets) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = p.label;
+      b.title = `e.g. "${p.example}"`;
+      b.dataset.preset = p.id;
+      b.addEventListener('click', () => this.apply({ prompt: { kind: 'preset', id: p.id } }));
+      box.appendChild(b);
+    }
+  }
+
   setEngine(processor: string): void {
     this.engine.textContent =
       processor === 'passthrough'
@@ -131,6 +147,8 @@ export class Panel {
     this.frontalize.checked = s.view.frontalize;
     this.overlay.checked = s.debugOverlay;
     if (s.prompt?.kind === 'text' && document.activeElement !== this.prompt) this.prompt.value = s.prompt.text;
+    const current = s.prompt?.kind === 'preset' ? s.prompt.id : null;
+    for (const b of this.el.querySelectorAll<HTMLButtonElement>('.presets button')) b.classList.toggle('active', b.dataset.preset === current);
   }
 
   say(msg: string, isError = false): void {

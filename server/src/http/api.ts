@@ -6,6 +6,7 @@ import { ClientError } from '../errors.js';
 import { KeyedRateLimiter } from '../rate-limit.js';
 import type { RoomRegistry } from '../room-registry.js';
 import { UPLOAD_LIMITS, type UploadStore } from '../uploads/upload-store.js';
+import { loadPresets } from './presets.js';
 
 export interface ApiDeps {
   config: ServerConfig;
@@ -22,11 +23,13 @@ const MAX_BODY = 4 * 1024;
 export function createApi(d: ApiDeps) {
   const roomLimiter = new KeyedRateLimiter(0.5, 20);
   const uploadLimiter = new KeyedRateLimiter(0.2, 10);
+  const presets = loadPresets();
   return async function handleApi(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? '/', 'http://x');
     if (!url.pathname.startsWith('/api/')) return false;
     try {
       if (url.pathname === '/api/health' && req.method === 'GET') return send(res, 200, d.health());
+      if (url.pathname === '/api/presets' && req.method === 'GET') return send(res, 200, { presets });
       if (url.pathname === '/api/rooms' && req.method === 'POST') {
         if (!roomLimiter.take(req.socket.remoteAddress ?? '?')) throw new ClientError('RATE_LIMITED', 'too many rooms created, try again later');
         const body = CreateRoomRequestSchema.safeParse(await readJson(req));
