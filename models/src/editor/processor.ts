@@ -29,6 +29,8 @@ export interface EditorProcessorOptions extends PortraitEditorOptions {
   tracker?: Partial<TrackerOptions>;
   /** Run the selfie matte for the source-view composite (default true). */
   matte?: boolean;
+  /** Re-run the matte every N frames per face (it lives in crop space, so it follows the face); default 3. */
+  matteEvery?: number;
   /** Resolve an image prompt's upload id to the reference image. */
   resolveImage?: (uploadId: string) => Promise<Frame | null>;
   /** Reuse an already loaded editor. */
@@ -51,6 +53,7 @@ export class EditorProcessor implements FrameProcessor {
   readonly tracker: FaceTracker;
   private readonly matte: SelfieMatte | null;
   private readonly imageTokenCache = new Map<string, Float32Array>();
+  private readonly mattes = new Map<number, { matte: Float32Array; age: number }>();
   /** Timings of the last processed frame (ms). */
   lastTimings: EditorTimings = { track: 0, align: 0, editor: 0, matte: 0, composite: 0 };
   lastPrompt: { style: string; text: string; how: string } | null = null;
@@ -123,9 +126,17 @@ export class EditorProcessor implements FrameProcessor {
       if (!novel) {
         let matte: Float32Array | undefined;
         if (this.matte) {
-          t = performance.now();
-          matte = await this.matte.matteFromCrop(alignFaceFloat(frame, face.crop, MATTE_SIZE, 1 / 255, 0));
-          tm.matte += performance.now() - t;
+          const cached = this.mattes.get(face.id);
+          if (cached && cached.age < (this.opts.matteEvery ?? 3)) {
+            cached.age++;
+            matte = cached.matte;
+          } else {
+            t = performance.now();
+            matte = await this.matte.matteFromCrop(alignFaceFloat(frame, face.crop, MATTE_SIZE, 1 / 255, 0));
+            tm.matte += performance.now() - t;
+            if (this.mattes.size > 16) this.mattes.clear();
+            this.mattes.set(face.id, { matte, age: 1 });
+          }
         }
         t = performance.now();
         compositeFace(frame, edited, face.crop, { matte, alpha: new Float32Array([strength]), colorMatch: 0 });
