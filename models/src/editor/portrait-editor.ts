@@ -114,6 +114,24 @@ export class PortraitEditor {
     return this.cache.get(key)!;
   }
 
+  /**
+   * An adapted style (pe_editor.adapt: tokens + E_high norm affine trained on ~10 pairs), from
+   * ASSETS/styles/NAME.json + .bin; null when there is none.
+   */
+  adaptedStyle(name: string): { tokens: Float32Array; norm: Float32Array } | null {
+    if (!/^[a-z0-9_-]{1,64}$/.test(name)) return null;
+    const j = path.join(this.assetsDir, 'styles', `${name}.json`);
+    if (!existsSync(j)) return null;
+    const meta = JSON.parse(readFileSync(j, 'utf8')) as { k: number; d: number; normDim: number; tokensOffset: number; normOffset: number };
+    if (meta.k !== this.bank.k || meta.d !== this.bank.d || meta.normDim !== this.bank.normDim) throw new Error(`style ${name}: sizes do not match the editor`);
+    const buf = readFileSync(path.join(this.assetsDir, 'styles', `${name}.bin`));
+    const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    return {
+      tokens: all.slice(meta.tokensOffset, meta.tokensOffset + meta.k * meta.d),
+      norm: all.slice(meta.normOffset, meta.normOffset + meta.normDim),
+    };
+  }
+
   /** MiniLM embedding → learned projection → tokens. */
   async encodeText(text: string): Promise<PromptMatch | null> {
     if (!this.encoder || !this.projSession || !this.phraseEmb) return null;

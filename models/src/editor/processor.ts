@@ -12,8 +12,10 @@
  *   - otherwise a novel view relative to the head: cameraForView(pose.yaw + view.yaw,
  *     pose.pitch + view.pitch); the re-rendered crop (portrait + background) is pasted over the
  *     face's crop square with a feathered border, and `strength` scales the prompt tokens.
- * Prompts: text (nearest known phrasing, see prompt-bank.ts), preset (a style id), image
- * (only when `resolveImage` is given: the upload → reference frame).
+ * Prompts: text (a known phrasing's tokens, else MiniLM → learned projection, see
+ * portrait-editor.ts), preset (a style id, or an adapted style in assets/editor/styles/ whose
+ * tokens AND norm affine are fed to the graph), image (only when `resolveImage` is given: the
+ * upload → reference frame → image-prompt encoder).
  */
 import type { FilterSettings, Prompt } from '@portrait-edit/shared';
 import type { Frame, FrameProcessor, ProcessContext, ProcessResult } from '../frame.js';
@@ -70,7 +72,7 @@ export class EditorProcessor implements FrameProcessor {
     await this.matte?.init();
   }
 
-  private async tokensFor(prompt: Prompt): Promise<{ tokens: Float32Array } | { reason: string }> {
+  private async tokensFor(prompt: Prompt): Promise<{ tokens: Float32Array; norm?: Float32Array } | { reason: string }> {
     const ed = this.editor!;
     if (prompt.kind === 'text') {
       const m = await ed.textTokens(prompt.text);
@@ -80,7 +82,12 @@ export class EditorProcessor implements FrameProcessor {
     }
     if (prompt.kind === 'preset') {
       const m = ed.bank.styleTokens(prompt.id);
-      if (!m) return { reason: 'unknown preset' };
+      if (!m) {
+        const adapted = ed.adaptedStyle(prompt.id);
+        if (!adapted) return { reason: 'unknown preset' };
+        this.lastPrompt = { style: prompt.id, text: prompt.id, how: 'adapted' };
+        return adapted;
+      }
       this.lastPrompt = { style: m.style, text: m.text, how: m.how };
       return { tokens: m.tokens };
     }
@@ -120,7 +127,7 @@ export class EditorProcessor implements FrameProcessor {
       let tokens = tok.tokens;
       if (novel && strength < 1) tokens = tokens.map((x) => x * strength);
       t = performance.now();
-      const out = await this.editor!.edit({ image: img, srcCam: face.camera, tgtCam: tgt, tokens });
+      const out = await this.editor!.edit({ image: img, srcCam: face.camera, tgtCam: tgt, tokens, norm: tok.norm });
       tm.editor += performance.now() - t;
       const edited = chwToFrame(out.rgb, EDITOR_SIZE, frame.timestampMs);
       if (!novel) {
