@@ -126,3 +126,20 @@ def test_committed_export_matches_its_pytorch_reference():
     assert np.abs(got[1] - get("depth")).max() < 1e-3
     rep = json.load(open(os.path.join(ASSETS, "export.json")))
     assert rep["parity_max_abs_diff"] < 1e-3 and rep["editor_mb"] < 20
+
+
+def test_adaptation_trains_only_tokens_and_norm():
+    from pe_editor.adapt import adapt
+
+    m, teacher = M.Editor().eval(), M.Editor().eval()
+    torch.nn.init.normal_(m.xattn.o.weight, std=0.05)  # a trained-like prompt path (fresh = zero)
+    before = {n: p.detach().clone() for n, p in m.named_parameters()}
+    n = 3
+    img, after = torch.rand(n, 3, M.IMG, M.IMG), torch.rand(n, 3, M.IMG, M.IMG)
+    vc = torch.stack([_cams(2, 15)] * n)
+    tokens, norm, loss = adapt(m, teacher, img, _cams(n), after, vc, steps=2)
+    assert tokens.shape == (1, M.K_TOKENS, M.D_TOKEN) and norm.shape == (M.NORM_DIM,)
+    assert np.isfinite(loss)
+    assert tokens.abs().sum() > 0  # moved from the zero init
+    for k, p in m.named_parameters():
+        assert torch.equal(before[k], p.detach()), k
