@@ -136,6 +136,20 @@ describe('filter worker process', () => {
     }
   });
 
+  test('a spare that hangs before it is initialised is given up on and killed', async () => {
+    const p2 = new FilterWorkerPool({ processor: 'test-invert', initTimeoutMs: 1500 });
+    try {
+      p2.warm();
+      const pid = await until('a spare', () => p2.resources().sparePids[0]);
+      process.kill(pid, 'SIGSTOP');
+      await expect(p2.acquire('test-invert')).rejects.toThrow(/did not initialise/);
+      await until('the hung worker killed', () => !processRunning(pid));
+      await until('the pool to forget it', () => p2.resources().workerPids.length === 0);
+    } finally {
+      await p2.close();
+    }
+  });
+
   test('an unknown processor fails acquire with the registry\'s message, leaving nothing', async () => {
     await expect(pool.acquire('no-such-processor')).rejects.toThrow(/unknown processor/);
     await until('no workers in use', () => pool.resources().workerPids.length === 0);
@@ -154,5 +168,18 @@ describe('TimeMatcher', () => {
     m.start(30, 3);
     m.end(2000); // 30 lost its end long ago
     expect(got).toEqual([[10, 1, 15], [20, 2, 26]]);
+  });
+
+  test('"latest" pairs an end with the newest start before it, so lost inputs never shift later matches', () => {
+    const got: number[][] = [];
+    const m = new TimeMatcher((s, _p, e) => got.push([s, e]), 1000, 16, 'latest');
+    for (const t of [0, 66, 133, 200]) m.start(t); // packets of frames before the first keyframe
+    m.end(205); // the keyframe's frame
+    m.start(266);
+    m.start(333); // this one is lost
+    m.start(400);
+    m.end(404);
+    m.end(420); // no start of its own left: dropped
+    expect(got).toEqual([[200, 205], [400, 404]]);
   });
 });

@@ -81,7 +81,7 @@ export class FilterPipeline extends EventEmitter {
   private readonly recentDecode = new Float64Array(8);
   private recentI = 0;
   /** Last RTP packet of a frame at the consumer → the frame out of the decoder (worker). */
-  private readonly decodeMatch = new TimeMatcher((s, _p, e) => this.onDecodeMatched(s, e));
+  private readonly decodeMatch = new TimeMatcher((s, _p, e) => this.onDecodeMatched(s, e), 1000, 32, 'latest');
   /** Frame into the encoder (worker) → its last RTP packet at the processed producer. */
   private readonly encodeMatch = new TimeMatcher((s, p, e) => this.onEncodeMatched(s, p, e));
   private loopStats: FrameLoopStats | null = null;
@@ -128,12 +128,12 @@ export class FilterPipeline extends EventEmitter {
 
       await this.consumer.enableTraceEvent(['rtp']);
       this.consumer.on('trace', (ev) => {
-        if (ev.type === 'rtp' && isMarker(ev.info)) this.decodeMatch.start(nowAbs());
+        if (ev.type === 'rtp' && isMarker(ev.info)) this.decodeMatch.start(traceTime(ev.timestamp));
       });
       await this.producer.enableTraceEvent(['rtp', 'keyframe']);
       this.producer.on('trace', (ev) => {
         if (ev.type === 'rtp') {
-          if (isMarker(ev.info)) this.encodeMatch.end(nowAbs());
+          if (isMarker(ev.info)) this.encodeMatch.end(traceTime(ev.timestamp));
         } else if (ev.type === 'keyframe' && this.state === 'starting') {
           this.state = 'running';
           this.emit('ready');
@@ -345,6 +345,17 @@ export class FilterPipeline extends EventEmitter {
     if (this.port >= 0) this.o.ports.release(this.port);
     this.port = -1;
   }
+}
+
+/**
+ * mediasoup stamps trace events with its worker's uv_hrtime in whole ms (CLOCK_MONOTONIC, the
+ * clock under Node's performance.now()); this maps them onto nowAbs(). Using when the packet
+ * passed mediasoup, not when the event reached this process, keeps the SFU's own event-loop
+ * delays out of the decode and encode times.
+ */
+const MONOTONIC_TO_ABS = nowAbs() - Number(process.hrtime.bigint()) / 1e6;
+function traceTime(timestamp: number | undefined): number {
+  return typeof timestamp === 'number' && Number.isFinite(timestamp) ? timestamp + 0.5 + MONOTONIC_TO_ABS : nowAbs();
 }
 
 function isMarker(info: unknown): boolean {

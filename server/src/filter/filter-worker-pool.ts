@@ -141,6 +141,8 @@ export interface FilterWorkerPoolOptions {
   warmSpare?: boolean;
   /** A running worker silent for this long is taken as hung (default 3000 ms). */
   heartbeatMs?: number;
+  /** A worker whose processor is not initialised after this long is given up on (default 60 s). */
+  initTimeoutMs?: number;
 }
 
 /**
@@ -185,11 +187,20 @@ export class FilterWorkerPool {
     const taken = w;
     void w.gone.then(() => this.inUse.delete(taken));
     this.warm();
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await w.initialised;
+      const limit = this.o.initTimeoutMs ?? 60_000;
+      await Promise.race([
+        w.initialised,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`the filter worker did not initialise "${processor}" within ${limit} ms`)), limit);
+        }),
+      ]);
     } catch (err) {
       void w.stop(0);
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
     return w;
   }

@@ -16,6 +16,43 @@ if (!process.send) {
   process.stderr.write('filter-worker: must be started by the SFU with an IPC channel\n');
   process.exit(2);
 }
+closeInheritedInetSockets();
+
+/**
+ * Native code in the SFU's process (libwebrtc in the bench's publishers, say) may open sockets
+ * without close-on-exec; a forked worker would inherit them and keep their ports bound for as
+ * long as it lives (a warm spare: indefinitely), and pass them on to its ffmpeg children. Node
+ * itself opens no inet sockets before this runs, so every inet socket here was inherited.
+ */
+function closeInheritedInetSockets(): void {
+  let fds: string[];
+  try {
+    fds = fs.readdirSync('/proc/self/fd');
+  } catch {
+    return; // not Linux
+  }
+  const inet = new Set<string>();
+  for (const f of ['/proc/net/udp', '/proc/net/udp6', '/proc/net/tcp', '/proc/net/tcp6']) {
+    try {
+      for (const line of fs.readFileSync(f, 'utf8').split('\n').slice(1)) {
+        const inode = line.trim().split(/\s+/)[9];
+        if (inode) inet.add(inode);
+      }
+    } catch {
+      // No such table (IPv6 off).
+    }
+  }
+  for (const fd of fds) {
+    const n = Number(fd);
+    if (!(n > 2)) continue;
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`));
+      if (m && inet.has(m[1])) fs.closeSync(n);
+    } catch {
+      // Gone meanwhile (readdir's own fd).
+    }
+  }
+}
 
 type Ffmpeg = ReturnType<typeof spawnFfmpeg>;
 
@@ -69,7 +106,6 @@ function start(m: Extract<ToWorker, { type: 'start' }>): void {
     send({ type: 'failed', reason: processor ? 'worker already started' : 'processor not initialised' });
     return;
   }
-  applySettings(m.ctx);
   const p = processor;
   encoder = spawnFfmpeg(m.ffmpegPath, encoderArgs(m.encoder));
   loop = new FrameLoop({
@@ -100,7 +136,8 @@ function start(m: Extract<ToWorker, { type: 'start' }>): void {
       // Report the first frame out at once: the SFU announces the stream with these stats.
       if (!firstOutSent) {
         firstOutSent = true;
-        setImmediate(tick);
+        // Measured over however short a window: the stats must not say 0 fps once frames flow.
+        setImmediate(() => tick(0.02));
       }
       if (switchFrameStarted !== null) {
         lastSwitchMs = abs - switchFrameStarted;
@@ -151,11 +188,11 @@ async function announceListening(port: number): Promise<void> {
   }
 }
 
-function tick(): void {
+function tick(minRateWindowS?: number): void {
   const msg: FromWorker = {
     type: 'tick',
     at: nowAbs(),
-    loop: loop ? loop.stats() : null,
+    loop: loop ? loop.stats(minRateWindowS) : null,
     lastSwitchMs,
     decoded: decoded.slice(0, nDecoded),
     encoded: encoded.slice(0, 2 * nEncoded),
@@ -188,6 +225,8 @@ process.on('message', (m: ToWorker) => {
       initialising ??= init(m.processor);
       return;
     case 'start':
+      // Applied now, not after init: a settings message may follow before init is done.
+      applySettings(m.ctx);
       void (initialising ?? Promise.resolve()).then(() => {
         if (stopping) return;
         start(m);

@@ -152,10 +152,11 @@ export class FrameLoop {
     });
   }
 
-  stats(): FrameLoopStats {
+  /** minRateWindowS: shortest window the rates are measured over (see RateMeter.sample). */
+  stats(minRateWindowS?: number): FrameLoopStats {
     return {
-      fpsIn: this.inRate.sample(),
-      fpsOut: this.outRate.sample(),
+      fpsIn: this.inRate.sample(minRateWindowS),
+      fpsOut: this.outRate.sample(minRateWindowS),
       dropped: this.dropped,
       processMs: this.processMs.median(),
       loopMs: this.loopMs.median(),

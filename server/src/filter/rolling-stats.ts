@@ -44,11 +44,11 @@ export class RateMeter {
     this.count++;
   }
 
-  /** Rate since the previous call (call about once a second). */
-  sample(): number {
+  /** Rate since the previous call (call about once a second); minDt: shortest window to measure over, in s. */
+  sample(minDt = 0.2): number {
     const now = performance.now();
     const dt = (now - this.since) / 1000;
-    if (dt > 0.2) {
+    if (dt > minDt) {
       this.last = this.count / dt;
       this.count = 0;
       this.since = now;
@@ -96,11 +96,20 @@ export class FifoTimer {
 }
 
 /**
- * Pairs "start" times with later "end" times in order, when either side may arrive late (the
- * filter worker reports its frame times in batches; mediasoup's trace events arrive live).
- * An end earlier than the oldest start has no start and is dropped; a start older than
- * maxAgeMs before the oldest end lost its end and is dropped, so one lost frame cannot shift
- * every later match for good. Fixed rings: nothing allocated per sample.
+ * Pairs "start" times with later "end" times, when either side may arrive late (the filter
+ * worker reports its frame times in batches; mediasoup's trace events arrive live).
+ *
+ * 'fifo' (a stage that may queue but loses nothing, e.g. the encoder: every frame in comes
+ * out): the oldest start goes with the oldest end. An end earlier than the oldest start has
+ * no start and is dropped; a start older than maxAgeMs before the oldest end lost its end and
+ * is dropped.
+ *
+ * 'latest' (a stage that keeps up but may lose inputs, e.g. the decoder: packets of frames
+ * before the first keyframe, or of a damaged frame, never come out; starts must arrive live):
+ * an end goes with the latest start at or before it, and the starts before that one are
+ * dropped, so lost frames never shift later matches.
+ *
+ * Fixed rings: nothing allocated per sample.
  */
 export class TimeMatcher {
   private readonly st: Float64Array;
@@ -115,6 +124,7 @@ export class TimeMatcher {
     private readonly onMatch: (start: number, payload: number, end: number) => void,
     private readonly maxAgeMs = 1000,
     private readonly size = 16,
+    private readonly mode: 'fifo' | 'latest' = 'fifo',
   ) {
     this.st = new Float64Array(size);
     this.sp = new Float64Array(size);
@@ -148,6 +158,22 @@ export class TimeMatcher {
   }
 
   private drain(): void {
+    if (this.mode === 'latest') {
+      while (this.eLen) {
+        const e = this.en[this.eHead];
+        this.popEnd();
+        let k = -1;
+        for (let j = 0; j < this.sLen && this.st[(this.sHead + j) % this.size] <= e; j++) k = j;
+        if (k < 0) continue;
+        const i = (this.sHead + k) % this.size;
+        const s = this.st[i];
+        const p = this.sp[i];
+        this.sHead = (i + 1) % this.size;
+        this.sLen -= k + 1;
+        if (e - s <= this.maxAgeMs) this.onMatch(s, p, e);
+      }
+      return;
+    }
     while (this.sLen && this.eLen) {
       const s = this.st[this.sHead];
       const e = this.en[this.eHead];
