@@ -150,6 +150,19 @@ describe('filter worker process', () => {
     }
   });
 
+  test('a spare that dies while waiting is replaced', async () => {
+    pool.warm();
+    const first = await until('a spare', () => pool.resources().sparePids[0]);
+    const w = await pool.acquire('test-invert'); // makes sure `first` (or its successor) was initialised
+    await w.stop();
+    const spare = await until('the next spare', () => pool.resources().sparePids[0]);
+    expect(await pool.spareReady()).toBe(true); // only a spare that was ready is replaced
+    process.kill(spare, 'SIGKILL');
+    const next = await until('a replacement spare', () => pool.resources().sparePids.find((p) => p !== spare), 10_000);
+    expect(next).not.toBe(first);
+    expect(processRunning(spare)).toBe(false);
+  });
+
   test('an unknown processor fails acquire with the registry\'s message, leaving nothing', async () => {
     await expect(pool.acquire('no-such-processor')).rejects.toThrow(/unknown processor/);
     await until('no workers in use', () => pool.resources().workerPids.length === 0);

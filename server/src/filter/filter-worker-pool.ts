@@ -155,6 +155,8 @@ export class FilterWorkerPool {
   private spare: FilterWorker | null = null;
   private readonly inUse = new Set<FilterWorker>();
   private closed = false;
+  /** Spares that died while waiting, since the last acquire. */
+  private idleDeaths = 0;
 
   readonly heartbeatMs: number;
 
@@ -172,14 +174,26 @@ export class FilterWorkerPool {
       if (this.spare === w) this.spare = null;
       void w.stop(0);
     });
-    void w.gone.then(() => {
-      if (this.spare === w) this.spare = null;
+    void w.gone.then(async () => {
+      if (this.spare !== w) return;
+      this.spare = null;
+      // A spare that was ready and then died (killed, out of memory): prepare another, once it
+      // is clear this is not a crash loop.
+      const wasReady = await w.initialised.then(() => true, () => false);
+      if (wasReady && !this.closed && ++this.idleDeaths <= 3) setTimeout(() => this.warm(), 1000).unref();
     });
+  }
+
+  /** Resolves true once the current spare has its processor initialised (false: none, or it failed). */
+  async spareReady(): Promise<boolean> {
+    const w = this.spare;
+    return w ? w.initialised.then(() => !w.exited, () => false) : false;
   }
 
   /** A worker with `processor` initialised, for one stream; stop() it when done. */
   async acquire(processor: string): Promise<FilterWorker> {
     if (this.closed) throw new Error('the filter worker pool is closed');
+    this.idleDeaths = 0;
     let w = this.spare && this.spare.exited === false && processor === this.o.processor ? this.spare : null;
     if (w) this.spare = null;
     w ??= this.spawn(processor);
