@@ -77,8 +77,8 @@ export class FilterPipeline extends EventEmitter {
   private readonly encodeMs = new RollingSamples(64);
   /** Per-frame decode + loop + encode, matched frame by frame. */
   private readonly addedMs = new RollingSamples(128);
-  private readonly recentIn = new Float64Array(8);
-  private readonly recentDecode = new Float64Array(8);
+  private readonly recentIn = new Float64Array(32);
+  private readonly recentDecode = new Float64Array(32);
   private recentI = 0;
   /** Last RTP packet of a frame at the consumer → the frame out of the decoder (worker). */
   private readonly decodeMatch = new TimeMatcher((s, _p, e) => this.onDecodeMatched(s, e), 1000, 32, 'latest');
