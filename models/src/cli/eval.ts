@@ -88,6 +88,7 @@ type Q = {
   style_l1: { '3dpe_vs_teacher': number; input_vs_teacher: number };
   recon_l1_no_prompt: number;
   ms: { '3dpe_editor_onnxruntime_py_2threads': number; teacher_stylizer: number; teacher_lift_per_view: number };
+  adapted_style?: { name: string; transform: string; pairs: number; steps: number; l1_adapted: number; l1_best_bank_style: number; best_bank_style: string; l1_unedited_input: number } | null;
 };
 
 export function markdown(speed: Awaited<ReturnType<typeof editorSpeed>>, proc: Record<string, number> | null, q: Q | null): string {
@@ -105,6 +106,10 @@ export function markdown(speed: Awaited<ReturnType<typeof editorSpeed>>, proc: R
     L.push(`| ms per ${proc.width}×${proc.height} frame, whole processor (median) | ${proc.totalMs} (track ${proc.trackMs}, align ${proc.alignMs}, editor ${proc.editorMs}, matte ${proc.matteMs}, composite ${proc.compositeMs}) | — |`);
   }
   if (q) L.push('', `Held-out faces: ${q.faces.join(', ')}; ${q.cases} face × style cases, held-out phrasings.`);
+  const a = q?.adapted_style;
+  if (a) {
+    L.push('', `Adapted style '${a.name}' (${a.transform}, ${a.pairs} training pairs, ${a.steps} steps, tokens + norm only): L1 to the transform on the held-out faces ${a.l1_adapted}; best of the 14 trained styles (${a.best_bank_style}) ${a.l1_best_bank_style}; unedited input ${a.l1_unedited_input}.`);
+  }
   return L.join('\n') + '\n';
 }
 

@@ -80,6 +80,7 @@ def main(argv=None):
     ap.add_argument("--assets", default=DEFAULT_OUT)
     ap.add_argument("--json", default=None)
     ap.add_argument("--faces", type=int, default=4)
+    ap.add_argument("--adapted", default="ocean", help="an adapted style in ASSETS/styles made by adapt --demo")
     args = ap.parse_args(argv)
     sess = ort_session(os.path.join(args.assets, "editor.onnx"), threads=2)
     bank = Bank(args.assets)
@@ -138,6 +139,7 @@ def main(argv=None):
         print(f"{name}: done", flush=True)
     m = lambda v: round(float(np.mean(v)), 4)
     med = lambda v: round(1000 * float(np.median(v)), 1)
+    adapted = adapted_eval(args, sess, bank, faces)
     rep = {
         "faces": [n for n, _ in faces], "cases": len(R["id_3dpe"]),
         "prompts": "held-out phrasings (5 per style, k = face index mod 5)",
@@ -150,12 +152,43 @@ def main(argv=None):
                "teacher_stylizer": med(R["ms_teacher_2d"]), "teacher_lift_per_view": med(R["ms_teacher_view"])},
         "per_style": {s: {k: m(v) for k, v in d.items()} for s, d in per_style.items()},
         "identity_note": "dlib descriptor cosine; different people average 0.849 on the testdata faces",
+        "adapted_style": adapted,
     }
     s = json.dumps(rep, indent=1)
     print(s)
     if args.json:
         open(args.json, "w").write(s)
     return rep
+
+
+def adapted_eval(args, sess, bank, faces):
+    """L1 to the demo transform on the held-out faces: adapted tokens+norm vs the best of the 14 bank
+    styles' tokens (held-out phrasing 0) vs no edit."""
+    from .adapt import DEMOS
+
+    meta_p = os.path.join(args.assets, "styles", f"{args.adapted}.json")
+    if not os.path.exists(meta_p):
+        return None
+    meta = json.load(open(meta_p))
+    blob = np.fromfile(os.path.join(args.assets, "styles", f"{args.adapted}.bin"), np.float32)
+    tok = blob[meta["tokensOffset"]:meta["tokensOffset"] + bank.k * bank.d].reshape(1, bank.k, bank.d)
+    norm = blob[meta["normOffset"]:meta["normOffset"] + meta["normDim"]][None]
+    demo = DEMOS[meta["source"]]
+    la, lb, ln = [], {s: [] for s in styles.NAMES}, []
+    for _, img in faces:
+        p = face.analyse(img)
+        x, src = to_in(p.crop), camera.label(p.yaw, p.pitch)
+        tgt = to_in(demo(p.crop))
+        feed = {"image": x, "src_cam": src[None], "tgt_cam": src[None]}
+        la.append(float(np.abs(sess.run(None, {**feed, "tokens": tok, "norm": norm})[0] - tgt).mean()))
+        for s in styles.NAMES:
+            t = bank.tok[(s, styles.STYLES[s].test_prompts[0])]
+            lb[s].append(float(np.abs(sess.run(None, {**feed, "tokens": t, "norm": bank.norm})[0] - tgt).mean()))
+        ln.append(float(np.abs(x - tgt).mean()))
+    best = min(lb, key=lambda s: np.mean(lb[s]))
+    return {"name": args.adapted, "transform": meta["source"], "pairs": meta["pairs"], "steps": meta["steps"],
+            "l1_adapted": round(float(np.mean(la)), 4), "l1_best_bank_style": round(float(np.mean(lb[best])), 4),
+            "best_bank_style": best, "l1_unedited_input": round(float(np.mean(ln)), 4)}
 
 
 if __name__ == "__main__":
