@@ -98,7 +98,7 @@ export class TextEncoder384 {
   private constructor(readonly session: ort.InferenceSession, readonly tokenizer: WordPieceTokenizer) {}
 
   static exists(dir: string): boolean {
-    return existsSync(path.join(dir, 'minilm-int8.onnx')) && existsSync(path.join(dir, 'minilm-vocab.txt'));
+    return ['minilm-int8.onnx', 'minilm-int8.emb.bin', 'minilm-vocab.txt'].every((f) => existsSync(path.join(dir, f)));
   }
 
   static async load(dir: string, threads = 1): Promise<TextEncoder384> {

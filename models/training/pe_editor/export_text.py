@@ -6,6 +6,7 @@ Writes OUT/:
   minilm-int8.onnx      input_ids, attention_mask (1, L) int64 -> embedding (1, 384): BERT, mean
                         pooling over the mask, L2 normalisation (= sentence-transformers' pipeline),
                         weights dynamically quantized to int8 (onnxruntime.quantization)
+  minilm-int8.emb.bin   its word-embedding table as ONNX external data (keeps each file < 20 MB)
   minilm-vocab.txt      the WordPiece vocabulary (BERT uncased), one token a line, id = line index
   minilm-fixture.json   texts -> Python tokenizer ids, and the fp32 sentence-transformers embedding
                         of a few texts (for the TypeScript tokenizer / encoder parity tests)
@@ -44,6 +45,21 @@ class _Enc(torch.nn.Module):
         return e / e.norm(dim=-1, keepdim=True).clamp(min=1e-12)
 
 
+def split_largest_initializer(path: str, location: str) -> None:
+    """Move the largest initializer (the int8 word-embedding table, 11.7 MB) into an ONNX external
+    data file beside the model, so that neither file exceeds 20 MB (the repository's per-file limit)."""
+    import onnx
+    from onnx.external_data_helper import set_external_data
+
+    m = onnx.load(path)
+    big = max(m.graph.initializer, key=lambda t: len(t.raw_data))
+    ext = os.path.join(os.path.dirname(path), location)
+    if os.path.exists(ext):
+        os.remove(ext)
+    set_external_data(big, location=location)
+    onnx.save_model(m, path)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=DEFAULT_OUT)
@@ -65,6 +81,7 @@ def main(argv=None):
                       dynamic_axes={"input_ids": {1: "L"}, "attention_mask": {1: "L"}, "embedding": {}})
     quantize_dynamic(fp32, q8, weight_type=QuantType.QInt8, per_channel=True)
     os.remove(fp32)
+    split_largest_initializer(q8, "minilm-int8.emb.bin")
     for f in os.listdir(args.out):
         if f.startswith("_minilm"):
             os.remove(os.path.join(args.out, f))
