@@ -13,3 +13,4 @@ export { readImage, probeImage, readVideoFrames, probeVideo, writePng, InputErro
 export { PortraitEditor, EDITOR_ASSETS, EDITOR_SIZE, frontalCamera, frameToCHW, hwcToCHW, chwToFrame, type PortraitEditorOptions, type EditInput, type EditOutput } from './editor/portrait-editor.js';
 export { PromptBank, type PromptMatch, type PromptEntry } from './editor/prompt-bank.js';
 export { EditorProcessor, createEditorProcessor, type EditorProcessorOptions, type EditorTimings } from './editor/processor.js';
+export { TextEncoder384, WordPieceTokenizer } from './editor/text-encoder.js';
