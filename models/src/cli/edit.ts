@@ -119,8 +119,8 @@ export async function edit3dpe(a: EditArgs, editor?: PortraitEditor): Promise<{ 
   const ed = editor ?? (await PortraitEditor.load());
   let tokens: Float32Array, style = 'image', phrasing = a.ref ?? '', how = 'image';
   if (a.prompt) {
-    const m = ed.textTokens(a.prompt);
-    if (!m) throw new InputError(`prompt not understood (no word in common with any known phrasing): '${a.prompt}'`);
+    const m = await ed.textTokens(a.prompt);
+    if (!m) throw new InputError(`prompt not understood: '${a.prompt}'`);
     tokens = m.tokens; style = m.style; phrasing = m.text; how = m.how;
   } else {
     tokens = await ed.imageTokens(await readImage(a.ref!));
