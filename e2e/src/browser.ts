@@ -80,3 +80,12 @@ export async function overlayPixels(page: Page, peerId: string): Promise<number>
     return n;
   }, peerId);
 }
+
+/** Opens the app as a participant in a fresh browser context and waits until it has joined. */
+export async function joinAs(browser: Browser, baseUrl: string, name: string, token: string, roomId: string): Promise<{ page: Page; peerId: string }> {
+  const page = await (await browser.newContext()).newPage();
+  page.on('pageerror', (e) => console.error(`[${name}] page error:`, e.message));
+  await page.goto(`${baseUrl}/?room=${roomId}&token=${token}&name=${name}`);
+  const peerId = await waitFor(`${name} to join`, () => page.evaluate(() => (window as any).__pe.state === 'joined' && (window as any).__pe.peerId), 20_000);
+  return { page, peerId };
+}

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { RunningServer } from '@portrait-edit/server';
 import { launchChromium, overlayPixels, tileColour, waitFor } from '../src/browser.js';
+import { joinAs as joinAsIn } from '../src/browser.js';
 import { webcamY4m } from '../src/fixtures.js';
 import { createRoom, pidAlive, startTestServer } from '../src/server-harness.js';
 
@@ -18,14 +19,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function joinAs(name: string, token: string, roomId: string): Promise<{ page: Page; peerId: string }> {
-  const ctx = await browser.newContext();
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => console.error(`[${name}] page error:`, e.message));
-  await page.goto(`${server.url}/?room=${roomId}&token=${token}&name=${name}`);
-  const peerId = await waitFor(`${name} to join`, () => page.evaluate(() => (window as any).__pe.state === 'joined' && (window as any).__pe.peerId), 20_000);
-  return { page, peerId };
-}
+const joinAs = (name: string, token: string, roomId: string) => joinAsIn(browser, server.url, name, token, roomId);
 
 /** What B shows for A: processed flag and mean colour of the centre. */
 let lastView = '';
