@@ -14,9 +14,18 @@
  *     face's crop square with a feathered border, and `strength` scales the prompt tokens.
  * Prompts: text (a known phrasing's tokens, else MiniLM → learned projection, see
  * portrait-editor.ts), preset (a style id, or an adapted style in assets/editor/styles/ whose
- * tokens AND norm affine are fed to the graph), image (only when `resolveImage` is given: the
- * upload → reference frame → image-prompt encoder).
+ * tokens AND norm affine are fed to the graph), image (the reference the server decoded,
+ * `ctx.reference`, or `resolveImage` → image-prompt encoder).
+ *
+ * Prompt switches never wait on the frame path: `prepare(ctx)` (called by the filter worker
+ * the moment settings change) or the first frame that sees a new prompt starts encoding it in
+ * the background, frames keep the previous style meanwhile, and the first frame after the
+ * tokens are ready uses them. Tokens are cached per prompt; every preset (bank styles and
+ * adapted styles) is in the cache from init(). `promptSwitch()` tells when the last switch's
+ * tokens became ready and when the first frame made with them was done.
  */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import type { FilterSettings, Prompt } from '@portrait-edit/shared';
 import type { Frame, FrameProcessor, ProcessContext, ProcessResult } from '../frame.js';
 import { FaceTracker, type TrackerOptions } from '../tracking/face-tracker.js';
@@ -25,6 +34,7 @@ import { cameraForView } from '../tracking/head-pose.js';
 import { compositeFace } from '../tracking/composite.js';
 import { SelfieMatte, MATTE_SIZE } from '../tracking/matte.js';
 import { PortraitEditor, EDITOR_SIZE, chwToFrame, hwcToCHW, type PortraitEditorOptions } from './portrait-editor.js';
+import { normalizeText } from './prompt-bank.js';
 
 export interface EditorProcessorOptions extends PortraitEditorOptions {
   maxFaces?: number;
@@ -33,7 +43,7 @@ export interface EditorProcessorOptions extends PortraitEditorOptions {
   matte?: boolean;
   /** Re-run the matte every N frames per face (it lives in crop space, so it follows the face); default 3. */
   matteEvery?: number;
-  /** Resolve an image prompt's upload id to the reference image. */
+  /** Resolve an image prompt's upload id to the reference image when the context carries none. */
   resolveImage?: (uploadId: string) => Promise<Frame | null>;
   /** Reuse an already loaded editor. */
   editor?: PortraitEditor;
@@ -47,15 +57,69 @@ export interface EditorTimings {
   composite: number;
 }
 
+/** Prompt tokens ready for the graph, with what they stand for. */
+export interface PromptTokens {
+  tokens: Float32Array;
+  norm?: Float32Array;
+  style: string;
+  text: string;
+  how: string;
+}
+
+/**
+ * The last prompt switch, times in this process's performance.now() ms. `readyAt` equals
+ * `requestedAt` for a cached prompt (a preset, or one used before).
+ */
+export interface PromptSwitch {
+  /** Increments with every switch. */
+  seq: number;
+  /** The prompt's cache key ('text:…', 'preset:…', 'image:…'). */
+  key: string;
+  requestedAt: number;
+  readyAt: number | null;
+  /** When the first frame edited with the new tokens left process(). */
+  shownAt: number | null;
+  cached: boolean;
+  /** Set when the prompt cannot be used (not understood, unknown preset, no reference). */
+  failed: string | null;
+}
+
 const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
+const PROMPT_CACHE_MAX = 64;
+/** A failed prompt (say, an adapted style still being trained) is tried again after this. */
+const FAILURE_RETRY_MS = 3000;
+
+/** Cache key of a prompt; text is normalised the way the prompt encoders see it. */
+export function promptKey(p: Prompt): string {
+  if (p.kind === 'text') return `text:${normalizeText(p.text)}`;
+  if (p.kind === 'preset') return `preset:${p.id}`;
+  return `image:${p.uploadId}`;
+}
 
 export class EditorProcessor implements FrameProcessor {
   readonly name = 'editor';
   editor: PortraitEditor | null = null;
   readonly tracker: FaceTracker;
   private readonly matte: SelfieMatte | null;
-  private readonly imageTokenCache = new Map<string, Float32Array>();
   private readonly mattes = new Map<number, { matte: Float32Array; age: number }>();
+  /** Encoded prompts by key; insertion order doubles as LRU order. */
+  private readonly cache = new Map<string, PromptTokens>();
+  /** Prompts that could not be encoded, with when; tried again after FAILURE_RETRY_MS. */
+  private readonly failures = new Map<string, { reason: string; at: number }>();
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Tokens the frame path uses now, and which prompt they belong to. */
+  private current: { key: string; tok: PromptTokens } | null = null;
+  /** Whether the last frame went out edited with `current`. */
+  private styleOnScreen = false;
+  private switchInfo: PromptSwitch | null = null;
+  private seq = 0;
+  /** Prompt tokens × strength for novel views, reused frame after frame. */
+  private scaled: Float32Array | null = null;
+  /** The last face crop (CHW) and its camera, for thumbnails on the user's own face. */
+  private lastFace: { image: Float32Array; camera: number[] } | null = null;
+  /** Thumbnail requests waiting for the next frame with a face. */
+  private faceWaiters: (() => void)[] = [];
+  private initialised: Promise<void> | null = null;
   /** Timings of the last processed frame (ms). */
   lastTimings: EditorTimings = { track: 0, align: 0, editor: 0, matte: 0, composite: 0 };
   lastPrompt: { style: string; text: string; how: string } | null = null;
@@ -66,66 +130,184 @@ export class EditorProcessor implements FrameProcessor {
     this.editor = opts.editor ?? null;
   }
 
-  async init(): Promise<void> {
+  init(): Promise<void> {
+    this.initialised ??= this.load();
+    return this.initialised;
+  }
+
+  private async load(): Promise<void> {
     if (!this.editor) this.editor = await PortraitEditor.load(this.opts);
     await this.tracker.init();
     await this.matte?.init();
+    const ed = this.editor;
+    // Presets cost nothing to keep: their tokens are precomputed (bank) or tiny files (adapted).
+    for (const style of ed.bank.styles) {
+      const m = ed.bank.styleTokens(style);
+      if (m) this.remember(`preset:${style.replace(/_/g, '-')}`, { tokens: m.tokens, style: m.style, text: m.text, how: m.how });
+    }
+    for (const name of adaptedStyleNames(ed.assetsDir)) {
+      try {
+        const a = ed.adaptedStyle(name);
+        if (a) this.remember(`preset:${name}`, { ...a, style: name, text: name, how: 'adapted' });
+      } catch {
+        // A style made for another editor: listed as unknown when asked for.
+      }
+    }
+    // First runs of the text and image encoders pay onnxruntime's set-up; pay it here.
+    if (ed.hasTextEncoder) await ed.encodeText('warm up the text encoder').catch(() => null);
+    const grey: Frame = { width: EDITOR_SIZE, height: EDITOR_SIZE, data: new Uint8Array(3 * EDITOR_SIZE * EDITOR_SIZE).fill(128), timestampMs: 0 };
+    await ed.imageTokens(grey).catch(() => null);
   }
 
-  private async tokensFor(prompt: Prompt): Promise<{ tokens: Float32Array; norm?: Float32Array } | { reason: string }> {
+  private remember(key: string, tok: PromptTokens): void {
+    this.cache.delete(key);
+    this.cache.set(key, tok);
+    if (this.cache.size > PROMPT_CACHE_MAX) {
+      // Oldest first; never the tokens on screen.
+      for (const k of this.cache.keys()) {
+        if (k !== this.current?.key && !k.startsWith('preset:')) {
+          this.cache.delete(k);
+          break;
+        }
+      }
+    }
+  }
+
+  /**
+   * Settings changed: start encoding the new prompt now, off the frame path. Frames keep the
+   * previous style until the tokens are ready. Safe to call often; a prompt is encoded once.
+   */
+  prepare(ctx: ProcessContext): void {
+    const p = ctx.settings?.prompt;
+    if (!p) return;
+    const key = promptKey(p);
+    this.noteRequest(key);
+    this.request(key, p, ctx.reference);
+  }
+
+  private noteRequest(key: string): void {
+    if (this.switchInfo?.key === key && this.switchInfo.shownAt === null) return;
+    if (this.current?.key === key) return;
+    const cached = this.cache.has(key);
+    const now = performance.now();
+    this.switchInfo = { seq: ++this.seq, key, requestedAt: now, readyAt: cached ? now : null, shownAt: null, cached, failed: null };
+  }
+
+  private failure(key: string): string | null {
+    const f = this.failures.get(key);
+    if (!f) return null;
+    if (performance.now() - f.at < FAILURE_RETRY_MS) return f.reason;
+    this.failures.delete(key);
+    return null;
+  }
+
+  private request(key: string, p: Prompt, reference: Frame | undefined): void {
+    if (this.cache.has(key) || this.inFlight.has(key) || this.failure(key) !== null) return;
+    const job = this.init()
+      .then(() => this.encode(p, reference))
+      .then((r) => {
+        if ('reason' in r) {
+          if (this.failures.size > PROMPT_CACHE_MAX) this.failures.clear();
+          this.failures.set(key, { reason: r.reason, at: performance.now() });
+          if (this.switchInfo?.key === key) this.switchInfo.failed = r.reason;
+        } else {
+          this.remember(key, r);
+          if (this.switchInfo?.key === key && this.switchInfo.readyAt === null) this.switchInfo.readyAt = performance.now();
+        }
+      })
+      .catch((err: unknown) => {
+        const reason = `prompt encoder failed: ${err instanceof Error ? err.message : String(err)}`;
+        this.failures.set(key, { reason, at: performance.now() });
+        if (this.switchInfo?.key === key) this.switchInfo.failed = reason;
+      })
+      .finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, job);
+  }
+
+  private async encode(prompt: Prompt, reference: Frame | undefined): Promise<PromptTokens | { reason: string }> {
     const ed = this.editor!;
     if (prompt.kind === 'text') {
       const m = await ed.textTokens(prompt.text);
       if (!m) return { reason: 'prompt not understood' };
-      this.lastPrompt = { style: m.style, text: m.text, how: m.how };
-      return { tokens: m.tokens };
+      return { tokens: m.tokens, style: m.style, text: m.text, how: m.how };
     }
     if (prompt.kind === 'preset') {
-      const m = ed.bank.styleTokens(prompt.id);
-      if (!m) {
-        const adapted = ed.adaptedStyle(prompt.id);
-        if (!adapted) return { reason: 'unknown preset' };
-        this.lastPrompt = { style: prompt.id, text: prompt.id, how: 'adapted' };
-        return adapted;
-      }
-      this.lastPrompt = { style: m.style, text: m.text, how: m.how };
-      return { tokens: m.tokens };
+      // Not in the cache from init(): an adapted style added since.
+      const adapted = ed.adaptedStyle(prompt.id);
+      if (!adapted) return { reason: 'unknown preset' };
+      return { ...adapted, style: prompt.id, text: prompt.id, how: 'adapted' };
     }
-    const cached = this.imageTokenCache.get(prompt.uploadId);
-    if (cached) return { tokens: cached };
-    if (!this.opts.resolveImage) return { reason: 'image prompts not available' };
-    const ref = await this.opts.resolveImage(prompt.uploadId);
+    const ref = reference ?? (this.opts.resolveImage ? await this.opts.resolveImage(prompt.uploadId) : null);
     if (!ref) return { reason: 'image prompt not found' };
-    const t = await ed.imageTokens(ref);
-    if (this.imageTokenCache.size > 32) this.imageTokenCache.clear();
-    this.imageTokenCache.set(prompt.uploadId, t);
-    this.lastPrompt = { style: 'image', text: prompt.uploadId, how: 'image' };
-    return { tokens: t };
+    return { tokens: await ed.imageTokens(ref), style: 'image', text: prompt.uploadId, how: 'image' };
+  }
+
+  /** Tokens for this frame: the prompt's when ready, else the previous prompt's (or a reason). */
+  private async tokensFor(prompt: Prompt, ctx: ProcessContext): Promise<PromptTokens | { reason: string }> {
+    const key = promptKey(prompt);
+    if (this.current?.key === key) return this.current.tok;
+    this.noteRequest(key);
+    const ready = this.cache.get(key);
+    if (ready) {
+      this.current = { key, tok: ready };
+      return ready;
+    }
+    this.request(key, prompt, ctx.reference);
+    const failed = this.failure(key);
+    if (failed !== null) {
+      this.current = null;
+      return { reason: failed };
+    }
+    if (this.current && this.styleOnScreen) return this.current.tok;
+    // No style on screen to keep showing (first prompt, or the last frame went out unedited):
+    // one short wait for the new one beats frames in a style nobody saw.
+    await this.inFlight.get(key);
+    return this.tokensFor(prompt, ctx);
+  }
+
+  /** The last prompt switch (see PromptSwitch); null before the first. */
+  promptSwitch(): PromptSwitch | null {
+    return this.switchInfo;
   }
 
   async process(frame: Frame, ctx: ProcessContext): Promise<ProcessResult> {
     const s: FilterSettings = ctx.settings;
-    if (!s.prompt) return { frame, edited: false, reason: 'no prompt' };
+    if (!s.prompt) {
+      this.current = null;
+      this.styleOnScreen = false;
+      // Nothing to edit, but a thumbnail request wants the user's face from this frame.
+      if (this.faceWaiters.length) await this.captureFace(frame);
+      return { frame, edited: false, reason: 'no prompt' };
+    }
     await this.init();
-    const tok = await this.tokensFor(s.prompt);
+    const tok = await this.tokensFor(s.prompt, ctx);
+    // Unedited from here on, unless a face is edited below.
+    this.styleOnScreen = false;
     if ('reason' in tok) return { frame, edited: false, reason: tok.reason };
     const t0 = performance.now();
     const tr = await this.tracker.track(frame);
     const tm: EditorTimings = { track: performance.now() - t0, align: 0, editor: 0, matte: 0, composite: 0 };
     this.lastTimings = tm;
     if (tr.faces.length === 0) return { frame, edited: false, reason: 'no face' };
+    this.lastPrompt = { style: tok.style, text: tok.text, how: tok.how };
     const strength = clamp(s.strength, 0, 1);
     const v = s.view;
     const novel = v.frontalize || v.yaw !== 0 || v.pitch !== 0;
-    for (const face of tr.faces) {
+    let tokens = tok.tokens;
+    if (novel && strength < 1) {
+      if (this.scaled?.length !== tokens.length) this.scaled = new Float32Array(tokens.length);
+      for (let i = 0; i < tokens.length; i++) this.scaled[i] = tokens[i] * strength;
+      tokens = this.scaled;
+    }
+    for (let fi = 0; fi < tr.faces.length; fi++) {
+      const face = tr.faces[fi];
       let t = performance.now();
       const img = hwcToCHW(alignFaceFloat(frame, face.crop, EDITOR_SIZE, 1 / 255, 0), EDITOR_SIZE);
+      if (fi === 0) this.setLastFace(img, face.camera);
       tm.align += performance.now() - t;
       const tgt = !novel ? face.camera
         : v.frontalize ? cameraForView(v.yaw, v.pitch)
           : cameraForView(clamp(face.pose.yaw + v.yaw, -45, 45), clamp(face.pose.pitch + v.pitch, -30, 30));
-      let tokens = tok.tokens;
-      if (novel && strength < 1) tokens = tokens.map((x) => x * strength);
       t = performance.now();
       const out = await this.editor!.edit({ image: img, srcCam: face.camera, tgtCam: tgt, tokens, norm: tok.norm });
       tm.editor += performance.now() - t;
@@ -154,7 +336,58 @@ export class EditorProcessor implements FrameProcessor {
         tm.composite += performance.now() - t;
       }
     }
+    this.styleOnScreen = true;
+    const sw = this.switchInfo;
+    if (sw && sw.shownAt === null && sw.key === this.current?.key) {
+      sw.shownAt = performance.now();
+      if (sw.readyAt === null) sw.readyAt = sw.requestedAt;
+    }
     return { frame, edited: true };
+  }
+
+  private setLastFace(image: Float32Array, camera: number[]): void {
+    this.lastFace = { image, camera };
+    if (this.faceWaiters.length) for (const w of this.faceWaiters.splice(0)) w();
+  }
+
+  private async captureFace(frame: Frame): Promise<void> {
+    await this.init();
+    const tr = await this.tracker.track(frame);
+    const face = tr.faces[0];
+    if (face) this.setLastFace(hwcToCHW(alignFaceFloat(frame, face.crop, EDITOR_SIZE, 1 / 255, 0), EDITOR_SIZE), face.camera);
+  }
+
+  /**
+   * Each preset applied by the editor to the last face it saw (the user's own face, not test
+   * data), at the source view, as 96² JPEG data URLs (a few KB each). Null before any face was
+   * seen. Runs beside the frame path: the editor session takes concurrent runs.
+   */
+  async presetThumbnails(ids: string[], size = 96): Promise<Record<string, string> | null> {
+    await this.init();
+    // The face in the next frame (the user as they are now); the last one seen if none comes.
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 3000);
+      this.faceWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    const face = this.lastFace;
+    if (!face) return null;
+    const { default: sharp } = await import('sharp');
+    const out: Record<string, string> = {};
+    for (const id of ids) {
+      const tok = this.cache.get(`preset:${id}`);
+      if (!tok) continue;
+      const r = await this.editor!.edit({ image: face.image, srcCam: face.camera, tgtCam: face.camera, tokens: tok.tokens, norm: tok.norm });
+      const f = chwToFrame(r.rgb, EDITOR_SIZE);
+      const jpeg = await sharp(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), { raw: { width: f.width, height: f.height, channels: 3 } })
+        .resize(size, size)
+        .jpeg({ quality: 70 })
+        .toBuffer();
+      out[id] = `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+    }
+    return out;
   }
 
   async close(): Promise<void> {
@@ -163,8 +396,19 @@ export class EditorProcessor implements FrameProcessor {
   }
 }
 
+function adaptedStyleNames(assetsDir: string): string[] {
+  try {
+    return readdirSync(path.join(assetsDir, 'styles'))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -5))
+      .filter((n) => /^[a-z0-9-]{1,64}$/.test(n));
+  } catch {
+    return [];
+  }
+}
+
 /** The 3DPE editor FrameProcessor ('editor'), models loaded and warmed. */
-export async function createEditorProcessor(opts: EditorProcessorOptions = {}): Promise<FrameProcessor> {
+export async function createEditorProcessor(opts: EditorProcessorOptions = {}): Promise<EditorProcessor> {
   const p = new EditorProcessor(opts);
   await p.init();
   return p;
