@@ -20,4 +20,5 @@ export const COMMANDS: Record<string, () => Promise<CliCommand>> = {
   track: async () => (await import('./track.js')).trackCommand,
   edit: async () => (await import('./edit.js')).editCommand,
   eval: async () => (await import('./eval.js')).evalCommand,
+  adapt: async () => (await import('./adapt.js')).adaptCommand,
 };

@@ -7,7 +7,7 @@
  * Prompt tokens and E_high's normalisation affine are inputs, so an adapted style is a small
  * tensor pair (tokens + norm) and needs no re-export.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
@@ -49,12 +49,31 @@ export interface EditOutput {
   ms: number;
 }
 
+interface StyleCacheEntry {
+  file: string | null;
+  mtimeMs: number;
+  checkedAt: number;
+  value: { tokens: Float32Array; norm: Float32Array } | null;
+  error: string | null;
+}
+
+/**
+ * Where adapted styles are looked for, in order: the ones shipped with the editor
+ * (ASSETS/styles) and the ones users made on the server (PE_DATA_DIR/styles; default data/ at
+ * the repository root: the server sets nothing, its filter workers inherit the environment).
+ */
+export function styleDirs(assetsDir: string = EDITOR_ASSETS): string[] {
+  const data = process.env.PE_DATA_DIR ? path.resolve(process.env.PE_DATA_DIR) : path.resolve(EDITOR_ASSETS, '..', '..', '..', 'data');
+  return [path.join(assetsDir, 'styles'), path.join(data, 'styles')];
+}
+
 export class PortraitEditor {
   private imageSession: ort.InferenceSession | null = null;
   private projSession: ort.InferenceSession | null = null;
   private encoder: TextEncoder384 | null = null;
   private phraseEmb: Float32Array | null = null;
   private readonly cache = new Map<string, PromptMatch | null>();
+  private readonly styleCache = new Map<string, StyleCacheEntry>();
 
   private constructor(
     readonly session: ort.InferenceSession,
@@ -116,16 +135,55 @@ export class PortraitEditor {
 
   /**
    * An adapted style (pe_editor.adapt: tokens + E_high norm affine trained on ~10 pairs), from
-   * ASSETS/styles/NAME.json + .bin; null when there is none.
+   * NAME.json + NAME.bin in one of `styleDirs()`; null when there is none. Called per frame, so it
+   * is cached and the files are looked at again at most once a second: a style made or deleted
+   * while a call runs shows up (or goes) within a second, and a frame never waits for a disk read
+   * of a known style.
    */
   adaptedStyle(name: string): { tokens: Float32Array; norm: Float32Array } | null {
     if (!/^[a-z0-9_-]{1,64}$/.test(name)) return null;
-    const j = path.join(this.assetsDir, 'styles', `${name}.json`);
-    if (!existsSync(j)) return null;
-    const meta = JSON.parse(readFileSync(j, 'utf8')) as { k: number; d: number; normDim: number; tokensOffset: number; normOffset: number };
-    if (meta.k !== this.bank.k || meta.d !== this.bank.d || meta.normDim !== this.bank.normDim) throw new Error(`style ${name}: sizes do not match the editor`);
-    const buf = readFileSync(path.join(this.assetsDir, 'styles', `${name}.bin`));
+    const now = performance.now();
+    const c = this.styleCache.get(name);
+    if (c && now - c.checkedAt < 1000) {
+      if (c.error) throw new Error(c.error);
+      return c.value;
+    }
+    let file: string | null = null;
+    let mtimeMs = 0;
+    for (const dir of styleDirs(this.assetsDir)) {
+      const j = path.join(dir, `${name}.json`);
+      try {
+        mtimeMs = statSync(j).mtimeMs;
+        file = j;
+        break;
+      } catch {
+        // not in this directory
+      }
+    }
+    if (c && c.file === file && c.mtimeMs === mtimeMs) {
+      c.checkedAt = now;
+      if (c.error) throw new Error(c.error);
+      return c.value;
+    }
+    if (this.styleCache.size > 64) this.styleCache.clear();
+    const entry: StyleCacheEntry = { file, mtimeMs, checkedAt: now, value: null, error: null };
+    this.styleCache.set(name, entry);
+    if (!file) return null;
+    try {
+      entry.value = this.readStyle(file);
+    } catch (err) {
+      entry.error = `style ${name}: ${(err as Error).message}`;
+      throw new Error(entry.error);
+    }
+    return entry.value;
+  }
+
+  private readStyle(jsonFile: string): { tokens: Float32Array; norm: Float32Array } {
+    const meta = JSON.parse(readFileSync(jsonFile, 'utf8')) as { k: number; d: number; normDim: number; tokensOffset: number; normOffset: number };
+    if (meta.k !== this.bank.k || meta.d !== this.bank.d || meta.normDim !== this.bank.normDim) throw new Error('sizes do not match the editor');
+    const buf = readFileSync(jsonFile.replace(/\.json$/, '.bin'));
     const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    if (all.length < Math.max(meta.tokensOffset + meta.k * meta.d, meta.normOffset + meta.normDim)) throw new Error('tensor file is too short');
     return {
       tokens: all.slice(meta.tokensOffset, meta.tokensOffset + meta.k * meta.d),
       norm: all.slice(meta.normOffset, meta.normOffset + meta.normDim),

@@ -7,6 +7,9 @@ import { KeyedRateLimiter } from '../rate-limit.js';
 import type { RoomRegistry } from '../room-registry.js';
 import { UPLOAD_LIMITS, type UploadStore } from '../uploads/upload-store.js';
 import { loadPresets } from './presets.js';
+import { AdaptService, adaptOptionsFromEnv } from '../adapt/adapt-service.js';
+import { faceCheck } from '../uploads/face-check.js';
+import { createStylesApi } from './styles-api.js';
 
 export interface ApiDeps {
   config: ServerConfig;
@@ -15,6 +18,8 @@ export interface ApiDeps {
   uploads: UploadStore;
   resources: () => unknown;
   health: () => unknown;
+  /** Adapted styles and training jobs (default: from the environment, see adapt-service.ts). */
+  adapt?: AdaptService;
 }
 
 const MAX_BODY = 4 * 1024;
@@ -24,12 +29,15 @@ export function createApi(d: ApiDeps) {
   const roomLimiter = new KeyedRateLimiter(0.5, 20);
   const uploadLimiter = new KeyedRateLimiter(0.2, 10);
   const presets = loadPresets();
-  return async function handleApi(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  const adapt = d.adapt ?? new AdaptService({ ...adaptOptionsFromEnv(), reservedIds: presets.map((p) => p.id), faceCheck });
+  const styles = createStylesApi({ adapt, tokens: d.tokens, registry: d.registry });
+  return Object.assign(handleApi, { adapt });
+  async function handleApi(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? '/', 'http://x');
     if (!url.pathname.startsWith('/api/')) return false;
     try {
       if (url.pathname === '/api/health' && req.method === 'GET') return send(res, 200, d.health());
-      if (url.pathname === '/api/presets' && req.method === 'GET') return send(res, 200, { presets });
+      if (url.pathname === '/api/presets' && req.method === 'GET') return send(res, 200, { presets: [...presets, ...adapt.presets()] });
       if (url.pathname === '/api/rooms' && req.method === 'POST') {
         if (!roomLimiter.take(req.socket.remoteAddress ?? '?')) throw new ClientError('RATE_LIMITED', 'too many rooms created, try again later');
         const body = CreateRoomRequestSchema.safeParse(await readJson(req));
@@ -67,6 +75,7 @@ export function createApi(d: ApiDeps) {
       if (url.pathname === '/api/debug/resources' && req.method === 'GET' && d.config.debugEndpoints) {
         return send(res, 200, d.resources());
       }
+      if (await styles(req, res, url)) return true;
       throw new ClientError('NOT_FOUND', `no API at ${req.method} ${url.pathname}`);
     } catch (err) {
       if (err instanceof ClientError) {
@@ -75,7 +84,7 @@ export function createApi(d: ApiDeps) {
       }
       return send(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
     }
-  };
+  }
 }
 
 function send(res: ServerResponse, status: number, body: unknown): true {
