@@ -93,11 +93,14 @@ export function alignFace(frame: Frame, c: CropFrame, size: number): Frame {
   return { width: size, height: size, data: floatToRGB24(f), timestampMs: frame.timestampMs };
 }
 
-/** Aligned crop as floats, value·scale + offset (model input), without rounding. */
-export function alignFaceFloat(frame: Frame, c: CropFrame, size: number, scale = 1, offset = 0): Float32Array {
+/**
+ * Aligned crop as floats, value·scale + offset (model input), without rounding. Pass `out`
+ * (size²·3) to reuse a buffer frame after frame instead of allocating one.
+ */
+export function alignFaceFloat(frame: Frame, c: CropFrame, size: number, scale = 1, offset = 0, out?: Float32Array): Float32Array {
   return warpAffineRGB(frame.data, frame.width, frame.height, cropToFrameTransform(c, size), size, size, {
     supersample: 'auto', scale, offset,
-  });
+  }, out);
 }
 
 /**

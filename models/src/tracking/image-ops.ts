@@ -75,6 +75,39 @@ export function warpAffineRGB(
   const k = scale / (n * n);
   const stride = sw * 3;
   const maxX = sw - 1, maxY = sh - 1;
+  if (n === 1) {
+    // One tap per pixel (the common case: crops shrink by < 2.5×): the source point moves by
+    // (a, c) per output pixel, so step it instead of recomputing the map.
+    for (let v = 0; v < dh; v++) {
+      const yy = v + 0.5;
+      let fx = a * 0.5 + b * yy + tx - 0.5, fy = c * 0.5 + d * yy + ty - 0.5;
+      let o = v * dw * 3;
+      for (let u = 0; u < dw; u++, fx += a, fy += c, o += 3) {
+        const x0 = Math.floor(fx), y0 = Math.floor(fy);
+        let r: number, g: number, bl: number;
+        if (x0 >= 0 && y0 >= 0 && x0 < maxX && y0 < maxY) {
+          const wx = fx - x0, wy = fy - y0;
+          const i = y0 * stride + x0 * 3;
+          const j = i + stride;
+          const w00 = (1 - wx) * (1 - wy), w10 = wx * (1 - wy), w01 = (1 - wx) * wy, w11 = wx * wy;
+          r = src[i] * w00 + src[i + 3] * w10 + src[j] * w01 + src[j + 3] * w11;
+          g = src[i + 1] * w00 + src[i + 4] * w10 + src[j + 1] * w01 + src[j + 4] * w11;
+          bl = src[i + 2] * w00 + src[i + 5] * w10 + src[j + 2] * w01 + src[j + 5] * w11;
+        } else if (x0 < -1 || y0 < -1 || x0 > maxX || y0 > maxY) {
+          r = g = bl = fill;
+        } else {
+          sampleBilinear(src, sw, sh, fx + 0.5, fy + 0.5, fill, PX);
+          r = PX[0];
+          g = PX[1];
+          bl = PX[2];
+        }
+        out[o] = r * scale + offset;
+        out[o + 1] = g * scale + offset;
+        out[o + 2] = bl * scale + offset;
+      }
+    }
+    return out;
+  }
   for (let v = 0; v < dh; v++) {
     for (let u = 0; u < dw; u++) {
       let r = 0, g = 0, bl = 0;
