@@ -168,6 +168,7 @@ async function room(roomId: string, token: string): Promise<void> {
   });
   call.on('stats', (s) => {
     debug.stats.set(s.peerId, s);
+    if (s.peerId === call.peerId) panel.filterStatus(s);
     debug.tiles.get(s.peerId)?.setServerStats(s);
     debug.tiles.get(`${s.peerId}#edited`)?.setServerStats(s);
   });

@@ -9,6 +9,7 @@ import type { PipelineResources } from './filter/filter-pipeline.js';
 import { FilterWorkerPool } from './filter/filter-worker-pool.js';
 import { PortAllocator } from './filter/port-allocator.js';
 import { createApi } from './http/api.js';
+import { corsHeaders, originAllowed } from './http/origin.js';
 import { serveStatic } from './http/static-files.js';
 import { WorkerPool } from './media/worker-pool.js';
 import { RoomRegistry } from './room-registry.js';
@@ -58,13 +59,13 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   await workers.start();
   const ports = new PortAllocator(config.ffmpegMinPort, config.ffmpegMaxPort);
   const slots = { used: 0 };
-  const filterWorkers = new FilterWorkerPool({ processor: config.processor });
+  const filterWorkers = new FilterWorkerPool({ processor: config.processor, heartbeatMs: config.heartbeatMs });
   // The spare starts in the background: turning a filter on never waits for a process.
   filterWorkers.warm();
   const uploads = new UploadStore();
   uploads.setFaceCheck(faceCheck);
   const tokens = new RoomTokens(config.tokenSecret);
-  const registry = new RoomRegistry(workers, { config, ports, slots, uploads, tokens, filterWorkers }, config);
+  const registry = new RoomRegistry(workers, { config, ports, slots, uploads, tokens, filterWorkers, workers }, config);
 
   const resources = (): ServerResources => {
     const rooms = registry.liveRooms().map((r) => r.resources());
@@ -94,20 +95,31 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   });
 
   const httpServer = http.createServer((req, res) => {
+    if (req.url?.startsWith('/api/')) {
+      // A page from another site may not drive the API from a visitor's browser.
+      if (!originAllowed(config, req)) {
+        res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'FORBIDDEN', message: 'origin not allowed' } }));
+        return;
+      }
+      for (const [k, v] of Object.entries(corsHeaders(config, req))) res.setHeader(k, v);
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204).end();
+        return;
+      }
+    }
     void api(req, res).then((handled) => {
       if (!handled) serveStatic(clientDist, req, res);
     });
   });
   const io = new IoServer(httpServer, {
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
-    cors: { origin: config.allowedOrigins === '*' ? true : config.allowedOrigins },
+    cors: { origin: config.allowedOrigins === '*' ? true : config.allowedOrigins === 'same-origin' ? false : config.allowedOrigins },
     allowRequest: (req, cb) => {
-      const origin = req.headers.origin;
-      if (config.allowedOrigins === '*' || !origin) return cb(null, true);
-      cb(config.allowedOrigins.includes(origin) ? null : 'origin not allowed', config.allowedOrigins.includes(origin));
+      const ok = originAllowed(config, req);
+      cb(ok ? null : 'origin not allowed', ok);
     },
   });
-  attachSignalling(io, tokens, registry);
+  attachSignalling(io, tokens, registry, { connectionsPerMinute: config.connectionsPerMinute });
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);

@@ -1,5 +1,8 @@
 import os from 'node:os';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Server settings, read once from the environment (PE_*). */
 export interface ServerConfig {
@@ -17,7 +20,7 @@ export interface ServerConfig {
   /** HMAC secret for room tokens; random per start unless given. */
   tokenSecret: Buffer;
   tokenTtlSeconds: number;
-  /** The frame processor the filter loop uses: passthrough | test-invert | tracker-overlay. */
+  /** The frame processor the filter loop uses: editor (default when its model exists) | passthrough | test-invert. */
   processor: string;
   /** Largest frame the filter loop processes; bigger inputs are scaled down keeping aspect. */
   maxFrameWidth: number;
@@ -28,7 +31,33 @@ export interface ServerConfig {
   clientDist: string | undefined;
   /** Exposes /api/debug/resources (tests and ops only). */
   debugEndpoints: boolean;
-  allowedOrigins: string[] | '*';
+  /**
+   * Origins browsers may call the API and signalling from: a list, '*' (any), or
+   * 'same-origin' (the default: the Origin header must name the host the request was sent to).
+   */
+  allowedOrigins: string[] | '*' | 'same-origin';
+  /** A running filter worker silent for this long is taken as hung, killed and replaced. */
+  heartbeatMs: number;
+  /**
+   * Peers a room puts on one router before it spreads onto a router on another mediasoup
+   * worker (producers piped between them with pipeToRouter). 0: never spread.
+   */
+  maxPeersPerRouter: number;
+  /** New signalling connections a client IP may open per minute. */
+  connectionsPerMinute: number;
+}
+
+/** The trained editor's model file: when it is there, the server edits with it by default. */
+export const EDITOR_MODEL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models/assets/editor/editor.onnx');
+
+function defaultProcessor(): string {
+  return fs.existsSync(EDITOR_MODEL) ? 'editor' : 'passthrough';
+}
+
+function origins(v: string | undefined): ServerConfig['allowedOrigins'] {
+  if (!v || v === 'same-origin') return 'same-origin';
+  if (v === '*') return '*';
+  return v.split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
 }
 
 function int(name: string, dflt: number): number {
@@ -54,16 +83,21 @@ export function loadConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     numWorkers: int('PE_WORKERS', os.availableParallelism()),
     tokenSecret: secret ? Buffer.from(secret, 'utf8') : crypto.randomBytes(32),
     tokenTtlSeconds: int('PE_TOKEN_TTL_SECONDS', 12 * 3600),
-    processor: env.PE_PROCESSOR ?? 'passthrough',
+    processor: env.PE_PROCESSOR || defaultProcessor(),
     maxFrameWidth: int('PE_MAX_FRAME_WIDTH', 640),
     maxFrameHeight: int('PE_MAX_FRAME_HEIGHT', 480),
     maxFilteredStreams: int('PE_MAX_FILTERED_STREAMS', 4),
     ffmpegPath: env.PE_FFMPEG ?? 'ffmpeg',
     clientDist: env.PE_CLIENT_DIST,
     debugEndpoints: env.PE_DEBUG_ENDPOINTS === '1',
-    allowedOrigins: env.PE_ALLOWED_ORIGINS ? env.PE_ALLOWED_ORIGINS.split(',') : '*',
+    allowedOrigins: origins(env.PE_ALLOWED_ORIGINS),
+    heartbeatMs: int('PE_HEARTBEAT_MS', 3000),
+    maxPeersPerRouter: int('PE_MAX_PEERS_PER_ROUTER', 16),
+    connectionsPerMinute: int('PE_CONNECTIONS_PER_MINUTE', 120),
     ...overrides,
   };
   if (cfg.numWorkers < 1) throw new Error('PE_WORKERS must be ≥ 1');
+  if (cfg.heartbeatMs < 500) throw new Error('PE_HEARTBEAT_MS must be ≥ 500 (workers report every 250 ms)');
+  if (cfg.maxPeersPerRouter < 0) throw new Error('PE_MAX_PEERS_PER_ROUTER must be ≥ 0');
   return cfg;
 }

@@ -14,6 +14,8 @@ import type { PortAllocator } from './filter/port-allocator.js';
 import type { Peer } from './peer.js';
 import type { UploadStore } from './uploads/upload-store.js';
 import type { RoomTokens } from './auth/room-token.js';
+import { RouterGroup } from './media/router-group.js';
+import type { WorkerPool } from './media/worker-pool.js';
 
 export interface RoomDeps {
   config: ServerConfig;
@@ -22,6 +24,8 @@ export interface RoomDeps {
   uploads: UploadStore;
   filterWorkers: FilterWorkerPool;
   tokens: RoomTokens;
+  /** mediasoup workers, for rooms that outgrow one router (see RouterGroup). */
+  workers?: WorkerPool;
 }
 
 /**
@@ -36,6 +40,8 @@ export class Room {
   closed = false;
   /** Unix seconds; viewer links never outlive the room. */
   expiresAt = Number.MAX_SAFE_INTEGER;
+  /** The routers this room spans (its own, plus satellites on other workers once it is big). */
+  readonly routers: RouterGroup;
 
   constructor(
     readonly id: string,
@@ -44,6 +50,7 @@ export class Room {
     private readonly deps: RoomDeps,
   ) {
     this.statsTimer = setInterval(() => this.pushStats(), 1000);
+    this.routers = new RouterGroup(router, deps.workers, deps.config.maxPeersPerRouter);
   }
 
   addPeer(peer: Peer): void {
@@ -63,9 +70,19 @@ export class Room {
         return this.join(peer, req.displayName, req.rtpCapabilities as types.RtpCapabilities);
       case 'createTransport':
         return this.createTransport(peer, req.direction);
-      case 'connectTransport':
-        await peer.transport(req.transportId).connect({ dtlsParameters: req.dtlsParameters as unknown as types.DtlsParameters });
+      case 'connectTransport': {
+        // mediasoup allows one connect() per transport; a second is the client's mistake.
+        const t = peer.transport(req.transportId);
+        if (t.appData.connectCalled) throw new ClientError('BAD_REQUEST', `transport ${t.id} is already connected`);
+        t.appData.connectCalled = true;
+        try {
+          await t.connect({ dtlsParameters: req.dtlsParameters as unknown as types.DtlsParameters });
+        } catch (err) {
+          t.appData.connectCalled = false;
+          throw err;
+        }
         return {};
+      }
       case 'produce':
         return this.produce(peer, req);
       case 'consume':
@@ -99,6 +116,11 @@ export class Room {
       }
       case 'setFilter': {
         if (peer.role === 'viewer') throw new ClientError('FORBIDDEN', 'viewers cannot set a filter');
+        // A participant's filter is theirs; only the host may change someone else's.
+        const target = req.peerId === undefined || req.peerId === peer.id ? peer : this.peers.get(req.peerId);
+        if (!target || !target.joined) throw new ClientError('NOT_FOUND', `no participant ${req.peerId}`);
+        if (target !== peer && peer.role !== 'host') throw new ClientError('FORBIDDEN', "only the host may change another participant's filter");
+        if (target !== peer) return this.setFilterOf(target, req.settings);
         const prompt = req.settings.prompt;
         if (prompt?.kind === 'image' && !this.deps.uploads.get(this.id, prompt.uploadId)) {
           throw new ClientError('NOT_FOUND', 'unknown reference image: upload it again');
@@ -110,6 +132,17 @@ export class Room {
         return { settings: peer.settings };
       }
     }
+  }
+
+  private setFilterOf(peer: Peer, patch: Extract<ClientRequest, { type: 'setFilter' }>['settings']) {
+    if (patch.prompt?.kind === 'image' && !this.deps.uploads.get(this.id, patch.prompt.uploadId)) {
+      throw new ClientError('NOT_FOUND', 'unknown reference image: upload it again');
+    }
+    const before = peer.settings;
+    peer.settings = applySettingsPatch(peer.settings, patch);
+    this.filterOf(peer).sync(JSON.stringify(before) !== JSON.stringify(peer.settings));
+    this.broadcast(null, 'peerSettings', { peerId: peer.id, settings: peer.settings });
+    return { settings: peer.settings };
   }
 
   private join(peer: Peer, displayName: string, caps: types.RtpCapabilities) {
@@ -166,7 +199,8 @@ export class Room {
     if (peer.transports.size >= 4) throw new ClientError('FORBIDDEN', 'too many transports');
     if (direction === 'send' && peer.role === 'viewer') throw new ClientError('FORBIDDEN', 'viewers cannot publish');
     const cfg = this.deps.config;
-    const t = await this.router.createWebRtcTransport({
+    const router = await this.routers.routerFor(peer.id);
+    const t = await router.createWebRtcTransport({
       listenInfos: [
         { protocol: 'udp', ip: cfg.rtcListenIp, announcedAddress: cfg.rtcAnnouncedIp },
         { protocol: 'tcp', ip: cfg.rtcListenIp, announcedAddress: cfg.rtcAnnouncedIp },
@@ -197,6 +231,13 @@ export class Room {
       appData: { peerId: peer.id, ...(req.videoSize ?? {}) },
     });
     peer.producers.set(producer.id, producer);
+    try {
+      await this.routers.producerMade(producer, peer.id);
+    } catch (err) {
+      producer.close();
+      peer.producers.delete(producer.id);
+      throw err;
+    }
     producer.observer.once('close', () => {
       if (peer.producers.delete(producer.id)) this.onProducerGone(peer, producer.kind);
     });
@@ -220,7 +261,8 @@ export class Room {
     const owner = this.producerOwner(producerId);
     if (!owner) throw new ClientError('NOT_FOUND', `no producer ${producerId} in this room`);
     if (owner.peer === peer && !owner.processed) throw new ClientError('BAD_REQUEST', 'cannot consume your own raw stream');
-    if (!peer.rtpCapabilities || !this.router.canConsume({ producerId, rtpCapabilities: peer.rtpCapabilities })) {
+    const router = await this.routers.prepareConsume(peer.id, producerId);
+    if (!peer.rtpCapabilities || !router.canConsume({ producerId, rtpCapabilities: peer.rtpCapabilities })) {
       throw new ClientError('UNSUPPORTED', 'your browser cannot receive this stream');
     }
     if (peer.consumers.size >= 64) throw new ClientError('FORBIDDEN', 'too many consumers');
@@ -255,6 +297,7 @@ export class Room {
     const f = this.filters.get(peer.id);
     this.filters.delete(peer.id);
     peer.close();
+    this.routers.leave(peer.id);
     if (peer.joined) this.broadcast(peer, 'peerLeft', { peerId: peer.id });
     await f?.close();
   }
@@ -295,6 +338,7 @@ export class Room {
     this.closed = true;
     clearInterval(this.statsTimer);
     for (const p of [...this.peers.values()]) void this.removePeer(p);
+    this.routers.close();
     this.releaseRouter();
   }
 }

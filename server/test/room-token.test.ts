@@ -22,4 +22,16 @@ describe('room tokens', () => {
     expect(() => tokens.verify('a.b.c')).toThrow('malformed token');
     expect(() => tokens.verify('x'.repeat(5000))).toThrow('token too long');
   });
+
+  test('only the signature as signed is accepted, not another spelling of the same bytes', () => {
+    const t = tokens.sign({ room: 'abcd1234', role: 'guest', exp: now + 60 });
+    const [body, sig] = t.split('.');
+    // 32 MAC bytes take 43 base64url characters; the last one carries 2 spare bits.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(sig[sig.length - 1]);
+    const twin = `${sig.slice(0, -1)}${alphabet[last ^ 1]}`;
+    expect(Buffer.from(twin, 'base64url').equals(Buffer.from(sig, 'base64url'))).toBe(true);
+    expect(() => tokens.verify(`${body}.${twin}`)).toThrow('bad token signature');
+    expect(tokens.verify(t).role).toBe('guest');
+  });
 });

@@ -7,7 +7,7 @@ let roomId: string;
 let guestToken: string;
 
 beforeAll(async () => {
-  server = await startServer({ port: 0, numWorkers: 1, debugEndpoints: true });
+  server = await startServer({ port: 0, numWorkers: 1, debugEndpoints: true, processor: 'passthrough' });
   const res = await fetch(`${server.url}/api/rooms`, { method: 'POST', body: '{}' });
   ({ roomId, guestToken } = await res.json());
 });

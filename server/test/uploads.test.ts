@@ -10,7 +10,7 @@ let server: RunningServer;
 let guestToken: string;
 
 beforeAll(async () => {
-  server = await startServer({ port: 0, numWorkers: 1 });
+  server = await startServer({ port: 0, numWorkers: 1, processor: 'passthrough' });
   ({ guestToken } = await (await fetch(`${server.url}/api/rooms`, { method: 'POST', body: '{}' })).json());
 });
 afterAll(() => server?.close());

@@ -44,7 +44,14 @@ export const ClientRequestSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('resumeConsumer'), consumerId: id }).strict(),
   z.object({ type: z.literal('closeConsumer'), consumerId: id }).strict(),
   z.object({ type: z.literal('closeProducer'), producerId: id }).strict(),
-  z.object({ type: z.literal('setFilter'), settings: FilterSettingsPatchSchema }).strict(),
+  z
+    .object({
+      type: z.literal('setFilter'),
+      settings: FilterSettingsPatchSchema,
+      /** Whose filter: yourself when absent; another participant's only for the host. */
+      peerId: id.optional(),
+    })
+    .strict(),
   z.object({ type: z.literal('ping') }).strict(),
   /** A signed link for a view-only page of your edited stream (e.g. an OBS browser source). */
   z.object({ type: z.literal('createViewerLink') }).strict(),

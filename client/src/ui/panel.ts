@@ -151,6 +151,21 @@ export class Panel {
     for (const b of this.el.querySelectorAll<HTMLButtonElement>('.presets button')) b.classList.toggle('active', b.dataset.preset === current);
   }
 
+  /**
+   * The server's stats for our own stream: when our filter could not run (the server's cap on
+   * edited streams was reached, or it failed and gave up), say why here, where the toggle is.
+   */
+  filterStatus(s: { state: string; passthroughReason: string | null }): void {
+    const shown = this.status.dataset.filterReason;
+    if (s.state === 'failed' && s.passthroughReason) {
+      this.status.dataset.filterReason = s.passthroughReason;
+      if (this.status.textContent !== s.passthroughReason) this.say(s.passthroughReason, true);
+    } else if (shown !== undefined) {
+      delete this.status.dataset.filterReason;
+      if (this.status.textContent === shown) this.say('');
+    }
+  }
+
   say(msg: string, isError = false): void {
     this.status.textContent = msg;
     this.status.classList.toggle('error', isError);

@@ -20,8 +20,11 @@ export class RoomTokens {
     const dot = token.indexOf('.');
     if (dot <= 0 || dot !== token.lastIndexOf('.')) throw new Error('malformed token');
     const body = token.slice(0, dot);
-    const sig = Buffer.from(token.slice(dot + 1), 'base64url');
-    const expected = Buffer.from(this.mac(body), 'base64url');
+    // Compare the text, not the decoded bytes: base64url decoding ignores the spare low bits of
+    // the last character, so several spellings decode to the same MAC. Only the canonical one
+    // (what sign() wrote) is the token.
+    const sig = Buffer.from(token.slice(dot + 1), 'utf8');
+    const expected = Buffer.from(this.mac(body), 'utf8');
     if (sig.length !== expected.length || !crypto.timingSafeEqual(sig, expected)) {
       throw new Error('bad token signature');
     }

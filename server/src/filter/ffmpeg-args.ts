@@ -3,6 +3,21 @@
  * (ports, sizes, SSRC): nothing a client sends reaches them. They run through spawn with an
  * argument array, never a shell.
  */
+/**
+ * Every number that reaches an ffmpeg argument passes through here: it must be a finite
+ * integer (or, for `real`, a finite number) in range, so a bug upstream can never smuggle
+ * text, NaN or a negative size into a command line.
+ */
+function int(name: string, v: number, lo: number, hi: number): number {
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`ffmpeg argument ${name} must be an integer in [${lo}, ${hi}], got ${String(v)}`);
+  return v;
+}
+function real(name: string, v: number, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) throw new RangeError(`ffmpeg argument ${name} must be a number in [${lo}, ${hi}], got ${String(v)}`);
+  return v;
+}
+const port = (name: string, v: number) => int(name, v, 1, 65535);
+
 export interface DecodeArgs {
   width: number;
   height: number;
@@ -10,6 +25,9 @@ export interface DecodeArgs {
 
 /** SDP that tells ffmpeg where RTP for the consumed VP8 stream arrives. */
 export function decoderSdp(rtpPort: number, payloadType: number): string {
+  port('rtpPort', rtpPort);
+  port('rtcpPort', rtpPort + 1);
+  int('payloadType', payloadType, 0, 127);
   return [
     'v=0',
     'o=- 0 0 IN IP4 127.0.0.1',
@@ -26,6 +44,8 @@ export function decoderSdp(rtpPort: number, payloadType: number): string {
 
 /** RTP (SDP on stdin) → raw RGB24 frames of a fixed size on stdout, lowest latency. */
 export function decoderArgs({ width, height }: DecodeArgs): string[] {
+  int('width', width, 2, 4096);
+  int('height', height, 2, 4096);
   return [
     '-hide_banner', '-loglevel', 'error', '-nostats',
     '-protocol_whitelist', 'pipe,udp,rtp',
@@ -67,6 +87,15 @@ export interface EncodeArgs {
 
 /** Raw RGB24 frames on stdin → VP8 (realtime) → RTP to the processed producer's transport. */
 export function encoderArgs(a: EncodeArgs): string[] {
+  int('width', a.width, 2, 4096);
+  int('height', a.height, 2, 4096);
+  port('rtpPort', a.rtpPort);
+  port('rtcpPort', a.rtcpPort);
+  int('ssrc', a.ssrc, 1, 0x7fffffff);
+  int('payloadType', a.payloadType, 0, 127);
+  int('bitrateKbps', a.bitrateKbps, 50, 20_000);
+  real('keyframeSeconds', a.keyframeSeconds, 0.1, 60);
+  real('startupKeyframeSeconds', a.startupKeyframeSeconds ?? 0, 0, 60);
   return [
     '-hide_banner', '-loglevel', 'error', '-nostats',
     // Frames arrive whenever the processor finishes one; stamp them with the wall clock so

@@ -9,6 +9,7 @@ import { MEDIA_CODECS } from './media-codecs.js';
 export class WorkerPool {
   private workers: { worker: types.Worker; routers: number }[] = [];
   private closed = false;
+  private readonly routerWorker = new WeakMap<types.Router, number>();
 
   constructor(
     private readonly opts: { count: number; rtcMinPort: number; rtcMaxPort: number },
@@ -37,13 +38,20 @@ export class WorkerPool {
     return worker;
   }
 
-  async createRouter(): Promise<{ router: types.Router; release: () => void }> {
-    const slot = this.workers.reduce((a, b) => (b.routers < a.routers ? b : a));
+  /**
+   * A router on the least-loaded worker; `avoid` (worker pids) steers it off workers a room
+   * already uses, when there is any other worker.
+   */
+  async createRouter(avoid: readonly number[] = []): Promise<{ router: types.Router; release: () => void; workerPid: number }> {
+    const candidates = this.workers.filter((w) => !avoid.includes(w.worker.pid));
+    const slot = (candidates.length ? candidates : this.workers).reduce((a, b) => (b.routers < a.routers ? b : a));
     const router = await slot.worker.createRouter({ mediaCodecs: MEDIA_CODECS });
     slot.routers++;
+    this.routerWorker.set(router, slot.worker.pid);
     let released = false;
     return {
       router,
+      workerPid: slot.worker.pid,
       release: () => {
         if (released) return;
         released = true;
@@ -51,6 +59,11 @@ export class WorkerPool {
         router.close();
       },
     };
+  }
+
+  /** The pid of the worker a router (made here) runs on. */
+  workerOf(router: types.Router): number | undefined {
+    return this.routerWorker.get(router);
   }
 
   /** Routers as the workers themselves report them (leak checks), and the workers' pids. */

@@ -4,7 +4,7 @@ import { ClientRequestSchema, type Ack, type TokenPayload } from '@portrait-edit
 import type { RoomTokens } from '../auth/room-token.js';
 import { ClientError } from '../errors.js';
 import { Peer } from '../peer.js';
-import { TokenBucket } from '../rate-limit.js';
+import { KeyedRateLimiter, TokenBucket } from '../rate-limit.js';
 import type { RoomRegistry } from '../room-registry.js';
 
 /** Requests per second a client may send, and how many refusals before we hang up on it. */
@@ -18,8 +18,13 @@ const MAX_STRIKES = 50;
  * its acknowledgement with a result or a coded error. Garbage never reaches mediasoup, and
  * a client that keeps sending it is disconnected.
  */
-export function attachSignalling(io: Server, tokens: RoomTokens, registry: RoomRegistry): void {
+export function attachSignalling(io: Server, tokens: RoomTokens, registry: RoomRegistry, opts: { connectionsPerMinute?: number } = {}): void {
+  // Per client address: reconnect storms and scripted connection floods are refused before a
+  // token is even checked (each connection costs a Peer and, once joined, mediasoup objects).
+  const perMinute = opts.connectionsPerMinute ?? 120;
+  const connections = new KeyedRateLimiter(perMinute / 60, Math.max(1, Math.ceil(perMinute / 4)));
   io.use((socket, next) => {
+    if (!connections.take(socket.handshake.address || '?')) return next(new Error('RATE_LIMITED: too many connections, try again in a minute'));
     let payload: TokenPayload;
     try {
       payload = tokens.verify((socket.handshake.auth as { token?: unknown } | undefined)?.token);
