@@ -144,6 +144,8 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       const busy = () => filterWorkers.resources();
       while ((busy().workerPids.length || busy().ffmpegPids.length) && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 50));
       await filterWorkers.close();
+      // Style-training jobs: stop the trainer processes (nothing half-trained is installed).
+      await api.adapt.close();
       workers.close();
       await new Promise<void>((r) => httpServer.close(() => r()));
     },
