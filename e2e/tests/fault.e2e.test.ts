@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { RunningServer } from '@portrait-edit/server';
@@ -7,22 +8,39 @@ import { webcamY4m } from '../src/fixtures.js';
 import { processRunning, signal } from '../src/processes.js';
 import { createRoom, startTestServer } from '../src/server-harness.js';
 
-// Faults in one participant's filter: its ffmpeg decoder dies, its filter worker process dies,
-// its filter worker hangs. Each time the receiver must fall back to the raw stream quickly,
-// get the processed stream back after the restart, and nothing else may notice.
+// Faults in one participant's filter: its ffmpeg decoder dies, its ffmpeg encoder dies, its
+// filter worker process (the one running the frame processor) dies, its filter worker hangs.
+// Each time the receiver must fall back to the raw stream quickly, get the processed stream
+// back after the restart, and nothing else may notice. The room spans two mediasoup workers
+// (one participant per router), so every stream here also crosses a pipeToRouter pair; and the
+// server's cap is two edited streams, so a third participant is refused, stays raw and is told why.
 
-/** The server's default: a worker silent this long is taken as hung. */
+/** A worker silent this long is taken as hung (PE_HEARTBEAT_MS; the default). */
 const HEARTBEAT_MS = 3000;
 /** Fault → receiver shows raw pixels, for a crash (decoder or worker). */
 const RAW_WITHIN_MS = 2000;
 /** Restart begun → receiver shows processed pixels again. */
 const PROCESSED_WITHIN_MS = 5000;
 
+/**
+ * The limits above are for this machine doing this test. When it is shared with far more work
+ * than it has cores (a run queue over twice the cores: training, other suites), every process
+ * here — Chromium, ffmpeg, the worker — gets a fraction of a core and the same recovery takes
+ * longer; the limits then double, and the log says so.
+ */
+function slack(): number {
+  const load = os.loadavg()[0];
+  const cores = os.availableParallelism();
+  if (load <= 2 * cores) return 1;
+  console.warn(`fault test: load average ${load.toFixed(1)} on ${cores} cores; recovery limits doubled`);
+  return 2;
+}
+
 let server: RunningServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  server = await startTestServer('test-invert');
+  server = await startTestServer('test-invert', { numWorkers: 2, maxPeersPerRouter: 1, maxFilteredStreams: 2, heartbeatMs: HEARTBEAT_MS });
   browser = await launchChromium(webcamY4m());
 }, 120_000);
 
@@ -50,19 +68,27 @@ function pipelineOf(peerId: string) {
   return server.resources().filterPipelines.find((p) => p.peerId === peerId && (p.state === 'starting' || p.state === 'running')) ?? null;
 }
 
-const withView = (e: Error) => {
-  throw new Error(`${e.message}; last view ${lastView}; pipelines ${JSON.stringify(server.resources().filterPipelines)}`);
+/** The receiver's page, for what it said (notices) when something times out. */
+let receiverPage: Page | null = null;
+const withView = async (e: Error) => {
+  const notice = await receiverPage?.getByTestId('notice').textContent().catch(() => null);
+  throw new Error(`${e.message}; last view ${lastView}; receiver notice ${JSON.stringify(notice)}; pipelines ${JSON.stringify(server.resources().filterPipelines)}`);
 };
 
 describe('filter faults, end to end in Chromium', () => {
-  test('decoder killed, worker killed, worker hung: B falls back to raw, then gets the edit back; B\'s own filter is untouched', async () => {
+  test('decoder, encoder, worker killed, worker hung: B falls back to raw, then gets the edit back; B\'s own filter is untouched; past the cap C stays raw and is told why', async () => {
     const room = await createRoom(server.url);
     const a = await joinAs('alice', room.hostToken, room.roomId);
     const b = await joinAs('bob', room.guestToken, room.roomId);
+    receiverPage = b.page;
     await waitFor('B to show A raw', () => shows(b.page, a.peerId, 'raw'), 15_000).catch(withView);
+    // A and B are on routers on different mediasoup workers: A's media reaches B through a pipe.
+    const spread = server.registry.liveRooms().find((r) => r.id === room.roomId)!.routers.describe();
+    expect(spread.satellites.length, JSON.stringify(spread)).toBe(1);
+    expect(spread.satellites[0]).not.toBe(spread.home);
 
     await a.page.getByTestId('filter-toggle').check();
-    await waitFor('B to show A processed', () => shows(b.page, a.peerId, 'processed'), 8_000).catch(withView);
+    await waitFor('B to show A processed', () => shows(b.page, a.peerId, 'processed'), 20_000).catch(withView);
     // B's filter runs beside A's: a fault in A's worker must not touch it.
     await b.page.getByTestId('filter-toggle').check();
     const bPipe = await waitFor('B\'s pipeline running', async () => {
@@ -71,8 +97,8 @@ describe('filter faults, end to end in Chromium', () => {
     }, 10_000);
 
     const seenPids = new Set<number>();
-    const results: Record<string, { rawMs: number; restartMs: number; processedMs: number }> = {};
-    for (const fault of ['decoder', 'worker', 'hang'] as const) {
+    const results: Record<string, { rawMs: number; restartMs: number; processedMs: number; afterRestartMs: number; limitsX: number }> = {};
+    for (const fault of ['decoder', 'encoder', 'worker', 'hang'] as const) {
       const before = await waitFor('A\'s pipeline running', async () => {
         const p = pipelineOf(a.peerId);
         return p?.state === 'running' && p.workerPid && p.decoderPid && p.encoderPid ? p : null;
@@ -80,10 +106,13 @@ describe('filter faults, end to end in Chromium', () => {
       for (const pid of before.pids) seenPids.add(pid);
       const t0 = Date.now();
       if (fault === 'decoder') signal(before.decoderPid!, 'SIGKILL');
+      else if (fault === 'encoder') signal(before.encoderPid!, 'SIGKILL');
       else if (fault === 'worker') signal(before.workerPid!, 'SIGKILL');
       else signal(before.workerPid!, 'SIGSTOP');
 
-      const rawLimit = fault === 'hang' ? HEARTBEAT_MS + RAW_WITHIN_MS : RAW_WITHIN_MS;
+      const k = slack();
+      const rawLimit = fault === 'hang' ? HEARTBEAT_MS + RAW_WITHIN_MS * k : RAW_WITHIN_MS * k;
+      const processedLimit = PROCESSED_WITHIN_MS * k;
       await waitFor(`${fault}: B to show A raw`, () => shows(b.page, a.peerId, 'raw'), rawLimit + 3000, 50).catch(withView);
       const rawMs = Date.now() - t0;
       if (fault === 'hang') signal(before.workerPid!, 'SIGKILL'); // the server killed it already; make sure
@@ -93,13 +122,13 @@ describe('filter faults, end to end in Chromium', () => {
         return p && p.workerPid !== before.workerPid ? p : null;
       }, 8_000).catch(withView);
       const restartMs = Date.now() - t0;
-      await waitFor(`${fault}: B to show A processed again`, () => shows(b.page, a.peerId, 'processed'), PROCESSED_WITHIN_MS + 3000, 50).catch(withView);
+      await waitFor(`${fault}: B to show A processed again`, () => shows(b.page, a.peerId, 'processed'), processedLimit + 3000, 50).catch(withView);
       const processedMs = Date.now() - t0;
-      results[fault] = { rawMs, restartMs, processedMs };
+      results[fault] = { rawMs, restartMs, processedMs, afterRestartMs: processedMs - restartMs, limitsX: k };
       console.log(`fault ${fault}: raw at B after ${rawMs} ms, restart began after ${restartMs} ms, processed at B again after ${processedMs} ms (${processedMs - restartMs} ms after the restart)`);
 
       expect(rawMs, `${fault}: raw within ${rawLimit} ms`).toBeLessThanOrEqual(rawLimit);
-      expect(processedMs - restartMs, `${fault}: processed within ${PROCESSED_WITHIN_MS} ms of the restart`).toBeLessThanOrEqual(PROCESSED_WITHIN_MS);
+      expect(processedMs - restartMs, `${fault}: processed within ${processedLimit} ms of the restart`).toBeLessThanOrEqual(processedLimit);
       // The faulty pipeline's processes are all gone; B's pipeline never noticed.
       await waitFor(`${fault}: old processes gone`, async () => before.pids.every((p) => !processRunning(p)), 5_000);
       const bNow = pipelineOf(b.peerId);
@@ -108,6 +137,24 @@ describe('filter faults, end to end in Chromium', () => {
       expect(restarted.workerPid).not.toBe(before.workerPid);
     }
     console.log(`recovery times (ms): ${JSON.stringify(results)}`);
+    console.table(results);
+
+    // The cap: A and B hold both edited-stream slots. C's filter is refused gracefully: C's
+    // video stays raw for everyone, C's panel says why, and A's and B's streams are untouched.
+    const c = await joinAs('carol', room.guestToken, room.roomId);
+    await waitFor('B to show C raw', () => shows(b.page, c.peerId, 'raw'), 15_000).catch(withView);
+    await c.page.getByTestId('filter-toggle').check();
+    const why = await waitFor('C\'s panel to say why', async () => {
+      const t = await c.page.getByTestId('panel-status').textContent();
+      return t && /capacity/.test(t) ? t : null;
+    }, 15_000);
+    expect(why).toMatch(/2 streams/);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await shows(b.page, c.peerId, 'raw'), lastView).toBe(true);
+    expect(pipelineOf(c.peerId)).toBeNull();
+    expect(await shows(b.page, a.peerId, 'processed'), lastView).toBe(true);
+    expect(server.resources().filterSlotsUsed).toBe(2);
+    await c.page.context().close();
     // The SFU kept serving throughout.
     expect((await (await fetch(`${server.url}/api/health`)).json()).ok).toBe(true);
 
@@ -122,5 +169,5 @@ describe('filter faults, end to end in Chromium', () => {
     expect(after.spareWorkerPids.length).toBeLessThanOrEqual(1);
     for (const pid of seenPids) expect(processRunning(pid), `pid ${pid}`).toBe(false);
     await waitFor('room to close', async () => server.resources().rooms === 0, 5_000);
-  }, 90_000);
+  }, 150_000);
 });
