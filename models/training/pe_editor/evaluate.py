@@ -15,7 +15,14 @@ Measures (dlib ResNet face descriptor, as docs/teachers.md; landmarks placed by 
   style L1      mean |output - teacher edit| at the source view, 128^2, in [0,1] units; for scale,
                 `input L1` = |input - teacher edit| (what no edit at all scores)
   recon L1      the editor with no prompt (null tokens) vs the input, source view
-  ms            editor per call (one view, 128^2 in/out) vs teacher: stylizer + lift per view
+  temporal      on talking-d12 (held out): consecutive frames whose aligned input crops barely changed
+                (mean |delta| below the clip's median): mean |output_t - output_t+1| (x255), 3dpe vs
+                the teacher's 2D edit of each frame; lower = steadier. Per-frame, no smoothing either side.
+  ms            editor per call (one view, 256^2 in/out) vs teacher: stylizer + lift per view
+
+The JSON keeps the old keys and adds {"engines": {"3dpe": {identity, consistency3d, styleFidelity,
+temporal, msPerImage}, "teacher": {...}}, "perStyle": [...]} (styleFidelity = 1 - L1 to the teacher's
+edit, so the teacher scores 1 by construction).
 """
 from __future__ import annotations
 
@@ -75,12 +82,53 @@ def to_img(rgb, size=256):
     return cv2.resize(x, (size, size), interpolation=cv2.INTER_CUBIC) if size != x.shape[0] else x
 
 
+def clip_frames(name="talking-d12.mp4", n=40, step=1):
+    cap = cv2.VideoCapture(os.path.join(TESTDATA, "video", name))
+    out, k = [], 0
+    while len(out) < n:
+        ok, fr = cap.read()
+        if not ok:
+            break
+        if k % step == 0:
+            out.append(cv2.cvtColor(fr, cv2.COLOR_BGR2RGB))
+        k += 1
+    cap.release()
+    return out
+
+
+def temporal(run, bank, frames, style_names):
+    """-> {'3dpe': mean output change, 'teacher': ..., 'input': ..., 'pairs': n} (x255) on the steady pairs."""
+    crops, srcs, masks = [], [], []
+    for f in frames:
+        p = face.analyse(f)
+        if p is None:
+            continue
+        crops.append(p.crop); srcs.append(camera.label(p.yaw, p.pitch)); masks.append(p.masks)
+    din = [float(np.abs(crops[i].astype(np.float32) - crops[i + 1]).mean()) for i in range(len(crops) - 1)]
+    if not din:
+        return None
+    thr = float(np.median(din))
+    steady = [i for i, d in enumerate(din) if d <= thr]
+    o3, ot = [], []
+    for s in style_names:
+        tok = bank.tok[(s, styles.STYLES[s].test_prompts[0])]
+        outs = [run(to_in(c), src, src, tok)[0][0] for c, src in zip(crops, srcs)]
+        teds = [styles.apply(c, s, 1.0, m).astype(np.float32) for c, m in zip(crops, masks)]
+        for i in steady:
+            o3.append(float(np.abs(outs[i] - outs[i + 1]).mean()) * 255)
+            ot.append(float(np.abs(teds[i] - teds[i + 1]).mean()))
+    return {"3dpe": round(float(np.mean(o3)), 3), "teacher": round(float(np.mean(ot)), 3),
+            "input": round(float(np.mean([din[i] for i in steady])), 3), "pairs": len(steady),
+            "styles": list(style_names), "clip": "talking-d12.mp4", "frames": len(crops)}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--assets", default=DEFAULT_OUT)
     ap.add_argument("--json", default=None)
     ap.add_argument("--faces", type=int, default=4)
     ap.add_argument("--adapted", default="ocean", help="an adapted style in ASSETS/styles made by adapt --demo")
+    ap.add_argument("--frames", type=int, default=30, help="frames of talking-d12 for the temporal measure")
     args = ap.parse_args(argv)
     sess = ort_session(os.path.join(args.assets, "editor.onnx"), threads=2)
     bank = Bank(args.assets)
@@ -140,6 +188,7 @@ def main(argv=None):
     m = lambda v: round(float(np.mean(v)), 4)
     med = lambda v: round(1000 * float(np.median(v)), 1)
     adapted = adapted_eval(args, sess, bank, faces)
+    temp = temporal(run, bank, clip_frames(n=args.frames), ("golden_statue", "zombie", "pencil_sketch")) if args.frames > 1 else None
     rep = {
         "faces": [n for n, _ in faces], "cases": len(R["id_3dpe"]),
         "prompts": "held-out phrasings (5 per style, k = face index mod 5)",
@@ -153,7 +202,21 @@ def main(argv=None):
         "per_style": {s: {k: m(v) for k, v in d.items()} for s, d in per_style.items()},
         "identity_note": "dlib descriptor cosine; different people average 0.849 on the testdata faces",
         "adapted_style": adapted,
+        "temporal": temp,
     }
+    rep["engines"] = {
+        "3dpe": {"identity": rep["identity"]["3dpe"], "consistency3d": rep["consistency_pm20"]["3dpe"],
+                 "styleFidelity": round(1 - rep["style_l1"]["3dpe_vs_teacher"], 4),
+                 "temporal": temp and temp["3dpe"], "msPerImage": rep["ms"]["3dpe_editor_onnxruntime_py_2threads"]},
+        "teacher": {"identity": rep["identity"]["teacher"], "consistency3d": rep["consistency_pm20"]["teacher"],
+                    "styleFidelity": 1.0, "temporal": temp and temp["teacher"],
+                    "msPerImage": round(rep["ms"]["teacher_stylizer"] + 3 * rep["ms"]["teacher_lift_per_view"], 1)},
+    }
+    rep["perStyle"] = [{"style": s, "identity3dpe": m(per_style[s]["id_3dpe"]),
+                        "identityTeacher": m(per_style[s]["id_teacher"]),
+                        "styleFidelity3dpe": round(1 - m(per_style[s]["l1_3dpe"]), 4),
+                        "styleFidelityInput": round(1 - m(per_style[s]["l1_input"]), 4)}
+                       for s, d in rep["per_style"].items()]
     s = json.dumps(rep, indent=1)
     print(s)
     if args.json:

@@ -3,8 +3,10 @@
 python -m pe_editor.export [--ckpt checkpoints/editor_stage2.pt] [--out ../assets/editor]
 
 Writes OUT/:
-  editor.onnx        inputs image (1,3,128,128) [0,1], src_cam (1,25), tgt_cam (1,25),
-                     tokens (1,K,D), norm (1,NORM_DIM); outputs rgb (1,3,128,128) [0,1], depth (1,1,32,32)
+  editor.onnx        inputs image (1,3,256,256) [0,1], src_cam (1,25), tgt_cam (1,25),
+                     tokens (1,K,D), norm (1,NORM_DIM); outputs rgb (1,3,256,256) [0,1], depth (1,1,32,32)
+  editor.pt          the PyTorch state_dict (fp32) the ONNX graphs were made from: adaptation
+                     (pe_editor.adapt) fine-tunes prompts against it at run time
   image_prompt.onnx  ref (1,3,128,128) [0,1] -> tokens (1,K,D)   (image prompts)
   text_proj.onnx     emb (1,384) MiniLM sentence embedding (normalised) -> tokens (1,K,D)
   prompts.json + prompts.bin   float32 tokens for every style phrasing (train + held-out) and
@@ -21,7 +23,7 @@ import os
 import numpy as np
 import torch
 
-from .model import D_TOKEN, IMG, K_TOKENS, NORM_DIM, Editor, ExportEditor
+from .model import D_TOKEN, ENC, IMG, K_TOKENS, NORM_DIM, Editor, ExportEditor
 from .train import CKPT_DIR, text_embeddings
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -76,7 +78,8 @@ def main(argv=None):
     pin = parity_inputs()
     p_editor = os.path.join(args.out, "editor.onnx")
     export_onnx(ex, pin, p_editor, INPUTS, ["rgb", "depth"], args.opset)
-    export_onnx(m.image_prompt, (torch.rand(1, 3, IMG, IMG),), os.path.join(args.out, "image_prompt.onnx"),
+    torch.save(m.state_dict(), os.path.join(args.out, "editor.pt"))
+    export_onnx(m.image_prompt, (torch.rand(1, 3, ENC, ENC),), os.path.join(args.out, "image_prompt.onnx"),
                 ["ref"], ["tokens"], args.opset)
     export_onnx(m.text_proj, (torch.randn(1, 384),), os.path.join(args.out, "text_proj.onnx"),
                 ["emb"], ["tokens"], args.opset)
@@ -121,7 +124,7 @@ def main(argv=None):
               open(os.path.join(args.out, "prompts.json"), "w"), indent=1)
     rep = {"opset": args.opset, "ckpt": os.path.basename(args.ckpt),
            "step": int(torch.load(args.ckpt, map_location="cpu")["step"]),
-           "editor_mb": round(os.path.getsize(p_editor) / 1e6, 3),
+           "editor_mb": round(os.path.getsize(p_editor) / 1e6, 3), "size": IMG, "image_prompt_size": ENC,
            "parity_max_abs_diff": diff, "k": K_TOKENS, "d": D_TOKEN, "norm_dim": NORM_DIM}
     json.dump(rep, open(os.path.join(args.out, "export.json"), "w"), indent=1)
     print(json.dumps(rep))

@@ -1,20 +1,25 @@
 """The 3DPE editor network (paper Sec. 3.2, adapted to a 2-core CPU).
 
 Sizes (B = batch):
-  image      (B, 3, 128, 128)  aligned FFHQ-framed crop in [0, 1] (the 256^2 crop downsampled)
+  image      (B, 3, 256, 256)  aligned FFHQ-framed crop in [0, 1] (the encoders see it area-downsampled
+                               to 128^2; the full-resolution image feeds the detail path)
   src_cam    (B, 25)           EG3D label of the source view (cam2world 16 + intrinsics 9)
   tgt_cam    (B, 25)           EG3D label of the view to render
   tokens     (B, K, D)         prompt tokens (K = 8, D = 64); zeros = "no edit" (reconstruction)
   norm       (B, P)            E_high's normalisation affine (scale, shift per channel), P = NORM_DIM
 Outputs:
-  rgb        (B, 3, 128, 128)  rendered + super-resolved portrait at tgt_cam, ~[0, 1]
+  rgb        (B, 3, 256, 256)  rendered + super-resolved portrait at tgt_cam with the source's detail
+                               warped in, ~[0, 1]
+  rgb128     (B, 3, 128, 128)  the render's super-resolution alone (no source detail)
   raw        (B, 3, 32, 32)    volume-rendered colour (first 3 feature channels)
   depth      (B, 1, 32, 32)    expected distance along the camera axis (world units)
   triplane   (B, 3, C, 64, 64) C = 16
 
 Modules: ELow (structure), EHigh (appearance, norms driven by `norm`), CrossAttention (queries:
 E_high features, keys/values: prompt tokens), TriplaneDecoder, TriplaneRenderer (grid_sample +
-MLP + volume rendering at 32^2, 20 samples/ray), SuperRes (32^2 -> 128^2), TextPromptProjection
+MLP + volume rendering at 32^2, 20 samples/ray), SuperRes (32^2 -> 128^2), DetailWarp (the
+source image backward-warped into the target view through the rendered depth), DetailRefine
+(128^2 render + the warped source's high frequencies -> 256^2), TextPromptProjection
 (frozen MiniLM sentence embedding 384 -> K tokens), ImagePromptEncoder (reference image -> K tokens).
 """
 from __future__ import annotations
@@ -25,7 +30,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-IMG = 128
+IMG = 256  # graph input/output resolution
+ENC = 128  # the encoders' working resolution
+HP_POOL = 8  # the detail path carries frequencies above IMG / HP_POOL = the 32^2 render's band
 K_TOKENS = 8
 D_TOKEN = 64
 TEXT_DIM = 384
@@ -223,6 +230,58 @@ class SuperRes(nn.Module):
         return base + self.d(h)
 
 
+def high_pass(x, pool=HP_POOL):
+    """x (B,C,H,W) -> x minus its box-blurred self (detail above H/pool)."""
+    blur = F.interpolate(F.avg_pool2d(x, pool), scale_factor=float(pool), mode="bilinear", align_corners=False)
+    return x - blur
+
+
+class DetailWarp(nn.Module):
+    """Backward warp of the source image into the target view through the rendered depth.
+    image (B,3,H,W) at src_cam, depth (B,1,32,32) at tgt_cam (distance along the camera axis),
+    src_cam/tgt_cam (B,25) -> warped (B,3,H,W), valid (B,1,H,W) (1 where the point projects inside
+    the source image). At the source view it is the identity whatever the depth (a pixel's own ray
+    projects back onto itself), so source-view detail survives exactly; at novel views it is the
+    paper's 3D prior doing a mesh-lift-like re-projection of the input's fine detail."""
+
+    def forward(self, image, depth, src_cam, tgt_cam):
+        B, _, H, W = image.shape
+        d = F.interpolate(depth, size=(H, W), mode="bilinear", align_corners=False).reshape(B, H * W, 1)
+        o, dirs = camera_rays(tgt_cam, H)
+        pts = o + dirs * d  # (B,HW,3) world points
+        m = src_cam[:, :16].reshape(B, 4, 4)
+        K = src_cam[:, 16:].reshape(B, 3, 3)
+        pc = (pts - m[:, None, :3, 3]) @ m[:, :3, :3]  # world -> source camera: R^T (p - o)
+        z = pc[..., 2].clamp(min=1e-3)
+        u = K[:, 0:1, 0] * pc[..., 0] / z + K[:, 0:1, 2]
+        v = K[:, 1:2, 1] * pc[..., 1] / z + K[:, 1:2, 2]
+        grid = torch.stack([u * 2 - 1, v * 2 - 1], -1).reshape(B, H, W, 2)
+        warped = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        valid = ((grid.abs() < 1).float().prod(-1))[:, None]
+        return warped, valid
+
+
+class DetailRefine(nn.Module):
+    """rgb128 (B,3,128,128), detail (B,3,256,256) = high_pass(warped) * valid, valid (B,1,256,256)
+    -> rgb (B,3,256,256) = up(rgb128) + gate * detail + residual. The gate (init 0.5) lets the model
+    drop detail where the warp is wrong (occlusions, background)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = conv(7, 16)
+        self.gate = conv(16, 1)
+        self.res = conv(16, 3)
+        nn.init.zeros_(self.gate.weight)
+        nn.init.zeros_(self.gate.bias)
+        nn.init.zeros_(self.res.weight)
+        nn.init.zeros_(self.res.bias)
+
+    def forward(self, rgb128, detail, valid):
+        up = F.interpolate(rgb128, scale_factor=2.0, mode="bilinear", align_corners=False)
+        h = F.leaky_relu(self.a(torch.cat([up, detail, valid], 1)), 0.2)
+        return up + torch.sigmoid(self.gate(h)) * detail + self.res(h)
+
+
 class TextPromptProjection(nn.Module):
     """Frozen MiniLM sentence embedding (B,384) -> prompt tokens (B,K,D)."""
 
@@ -266,6 +325,8 @@ class Editor(nn.Module):
     def __init__(self):
         super().__init__()
         self.e_low = ELow()
+        self.warp = DetailWarp()
+        self.refine = DetailRefine()
         self.e_high = EHigh()
         self.xattn = CrossAttention()
         self.decoder = TriplaneDecoder()
@@ -276,21 +337,32 @@ class Editor(nn.Module):
         self.default_norm = nn.Parameter(torch.zeros(NORM_DIM))
 
     def encode(self, image, src_cam, tokens, norm=None):
-        """-> triplane (B,3,C,64,64)"""
+        """image (B,3,H,W) any H = W >= ENC -> triplane (B,3,C,64,64)"""
+        if image.shape[-1] != ENC:
+            image = F.avg_pool2d(image, image.shape[-1] // ENC)
         if norm is None:
             norm = self.default_norm[None].expand(image.shape[0], -1)
         low = self.e_low(image)
         high = self.xattn(self.e_high(image, norm), tokens)
         return self.decoder(low, high, src_cam)
 
-    def render(self, planes, cam):
+    def render(self, planes, cam, image=None, src_cam=None):
+        """-> rgb, raw (B,3,32,32), depth (B,1,32,32). rgb is (B,3,256,256) with the source image's
+        detail warped in when `image` (B,3,256,256) and `src_cam` are given, else the 128^2 render."""
         feat, depth = self.renderer(planes, cam)
-        return self.sr(feat), feat[:, :3], depth
+        rgb = self.sr(feat)
+        if image is not None:
+            warped, valid = self.warp(image, depth, src_cam, cam)
+            rgb = self.refine(rgb, high_pass(warped) * valid, valid)
+        return rgb, feat[:, :3], depth
 
     def forward(self, image, src_cam, tgt_cam, tokens, norm=None):
         planes = self.encode(image, src_cam, tokens, norm)
-        rgb, raw, depth = self.render(planes, tgt_cam)
-        return {"rgb": rgb, "raw": raw, "depth": depth, "triplane": planes}
+        feat, depth = self.renderer(planes, tgt_cam)
+        rgb128 = self.sr(feat)
+        warped, valid = self.warp(image, depth, src_cam, tgt_cam)
+        rgb = self.refine(rgb128, high_pass(warped) * valid, valid)
+        return {"rgb": rgb, "rgb128": rgb128, "raw": feat[:, :3], "depth": depth, "triplane": planes}
 
 
 class ExportEditor(nn.Module):

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .model import Editor, null_tokens
+from .model import ENC, Editor, null_tokens
 from .data import Packed
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -101,13 +101,16 @@ def stage1_loss(model, batch):
     img, cam, tcam, timg, tdep, tw, novel_styled = batch
     out = model(img, cam, tcam, null_tokens(img.shape[0]))
     w_img = (~novel_styled).float()[:, None, None, None]  # no image target for a styled input's novel view
-    w128 = F.interpolate(tw, size=out["rgb"].shape[-1], mode="nearest") * w_img
-    l_rgb = ((out["rgb"] - timg).abs() * w128).mean()
+    w_full = F.interpolate(tw, size=out["rgb"].shape[-1], mode="nearest") * w_img
+    l_rgb = ((out["rgb"] - timg).abs() * w_full).mean()
+    # the render alone must also match (at 128^2): stage 2 edits through it, the detail path is frozen
+    w_enc = F.interpolate(tw, size=ENC, mode="nearest") * w_img
+    l_128 = ((out["rgb128"] - F.interpolate(timg, size=ENC, mode="area")).abs() * w_enc).mean()
     t32 = F.interpolate(timg, size=32, mode="area")
     l_raw = ((out["raw"] - t32).abs() * tw * w_img).mean()
     l_dep = (out["depth"] - tdep).abs().mean()
-    loss = l_rgb + 0.5 * l_raw + 2.0 * l_dep
-    return loss, {"rgb": l_rgb.item(), "raw": l_raw.item(), "depth": l_dep.item()}
+    loss = l_rgb + 0.5 * l_128 + 0.5 * l_raw + 2.0 * l_dep
+    return loss, {"rgb": l_rgb.item(), "rgb128": l_128.item(), "raw": l_raw.item(), "depth": l_dep.item()}
 
 
 def stage2_batch(D: Packed, T, rng, B):
@@ -131,6 +134,9 @@ def stage2_batch(D: Packed, T, rng, B):
 
 
 def prompt_tokens(model, emb, ref, kind):
+    """The image-prompt encoder works at ENC^2 (references are area-downsampled to it)."""
+    if ref.shape[-1] != ENC:
+        ref = F.interpolate(ref, size=ENC, mode="area")
     t_text = model.text_proj(emb)
     t_img = model.image_prompt(ref)
     k = kind[:, None, None]
@@ -142,12 +148,12 @@ def stage2_loss(model, teacher, batch):
     B = img.shape[0]
     tokens = prompt_tokens(model, emb, ref, kind)
     planes = model.encode(img, cam, tokens)
-    rgb_s, raw_s, dep_s = model.render(planes, cam)
+    rgb_s, raw_s, dep_s = model.render(planes, cam, img, cam)
     l_diff = (rgb_s - styled).abs().mean() + 0.5 * (raw_s - F.interpolate(styled, size=32, mode="area")).abs().mean()
     with torch.no_grad():
         planes_t = teacher.encode(styled, cam, null_tokens(B))
-        rgb_t, _, dep_t = teacher.render(planes_t, vcam)
-    rgb_v, _, dep_v = model.render(planes, vcam)
+        rgb_t, _, dep_t = teacher.render(planes_t, vcam, styled, cam)
+    rgb_v, _, dep_v = model.render(planes, vcam, img, cam)
     l_tri = (planes - planes_t).abs().mean()
     l_img = (rgb_v - rgb_t).abs().mean()
     l_dep = (dep_v - dep_t).abs().mean()
@@ -164,6 +170,8 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", default=None, help="stage 1 without a checkpoint: start from these weights "
+                    "(a state_dict; modules it lacks keep their fresh initialisation)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -199,6 +207,15 @@ def main(argv=None):
             for g in opt.param_groups:
                 g["lr"] = args.lr
         print(f"resumed {ck} at step {step} ({secs / 60:.1f} min trained)")
+    elif args.init:
+        sd = torch.load(args.init, map_location="cpu")
+        missing, unexpected = model.load_state_dict(sd.get("model", sd), strict=False)
+        if args.stage == 1:
+            # stage 1 has no prompt path: the cross-attention must be the identity (zero output
+            # projection), as in a fresh model; stage 2 then learns it again
+            with torch.no_grad():
+                model.xattn.o.weight.zero_(); model.xattn.o.bias.zero_()
+        print(f"initialised from {args.init}; fresh: {sorted({k.split('.')[0] for k in missing})}; unused: {unexpected}")
     rng = np.random.default_rng(args.seed + step)
     from tqdm import tqdm
 

@@ -54,6 +54,24 @@ def test_camera_rays_hit_the_origin_at_the_centre():
     assert p.abs().max() < 1e-3
 
 
+def test_detail_warp_is_the_identity_at_the_source_view_whatever_the_depth():
+    img = torch.rand(1, 3, M.IMG, M.IMG)
+    cam = _cams(1, 12.0)
+    for depth in (torch.full((1, 1, 32, 32), 2.5), 2.4 + torch.rand(1, 1, 32, 32) * 0.9):
+        warped, valid = M.DetailWarp()(img, depth, cam, cam)
+        assert float(valid.mean()) == 1.0
+        assert (warped - img)[..., 2:-2, 2:-2].abs().max() < 1e-3
+
+
+def test_detail_warp_moves_points_with_the_view():
+    # a frontal source, target turned by 20 deg: a point on a plane at the depth of the head centre
+    # must sample the source away from where it sits in the target image, and stay inside it
+    img = torch.rand(1, 3, M.IMG, M.IMG)
+    warped, valid = M.DetailWarp()(img, torch.full((1, 1, 32, 32), 2.7), _cams(1), _cams(1, 20.0))
+    assert 0.5 < float(valid.mean()) < 1.0
+    assert (warped - img).abs().mean() > 0.05
+
+
 def test_onnx_parity(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     from pe_editor.export import INPUTS, export_onnx, parity_inputs
@@ -109,7 +127,7 @@ def test_stage2_step_moves_only_the_prompt_path():
     assert set(parts) == {"diff", "tri", "img3d", "dep3d"}
     for n, p in m.named_parameters():
         moved = not torch.equal(before[n], p.detach())
-        if n.startswith(("e_low.", "e_high.", "decoder.", "renderer.", "sr.", "default_norm")):
+        if n.startswith(("e_low.", "e_high.", "decoder.", "renderer.", "sr.", "refine.", "default_norm")):
             assert not moved, n
     assert not torch.equal(before["xattn.o.weight"], m.xattn.o.weight.detach())
 
