@@ -91,6 +91,10 @@ export class PortraitEditor {
       intraOpNumThreads: opts.threads ?? 2,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
+      // onnxruntime's pool threads spin-wait between ops by default: on 2 cores shared with
+      // ffmpeg, the tracker and other streams that burnt ~30 ms of CPU per inference (70 vs
+      // 40 ms measured under load) and made the inference itself slower.
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     };
     const session = await ort.InferenceSession.create(file, so);
     const ed = new PortraitEditor(session, new PromptBank(dir), dir, so);
