@@ -1,6 +1,10 @@
-// npm run bench — the call loop under load, a soak, join/leave leak cycles, the face tracker.
-// Options: --streams 1,2,3  --seconds 20  --soak-minutes 0  --cycles 20  --processor passthrough
-//          --fps 15  --skip loop,soak,cycles,tracker
+// npm run bench — the call loop with glass-to-glass latency, a load test (edited streams added
+// until one falls below --threshold-fps, with the editor on and off), a soak (memory and latency
+// per minute), join/leave leak cycles, the face tracker. Prints tables; writes JSON.
+// Options: --streams 1  --seconds 20  --processor editor|passthrough|test-invert (default: editor
+//          when its model exists)  --prompt '{"kind":"preset","id":"golden-statue"}'
+//          --load editor,passthrough  --max-streams 6  --load-seconds 20  --threshold-fps 12
+//          --soak-minutes 3  --cycles 10  --fps 15  --skip loop,load,soak,cycles,tracker
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,6 +12,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { pipelineEvents, startServer, type RunningServer } from '@portrait-edit/server';
+import { EDITOR_MODEL } from '@portrait-edit/server/src/config.js';
 import type { FilterStats } from '@portrait-edit/shared';
 import { REPO_ROOT } from '../src/fixtures.js';
 import { createRoom } from '../src/server-harness.js';
@@ -15,19 +20,28 @@ import { loadClip } from './clip.js';
 import { HeadlessPublisher } from './headless-publisher.js';
 import { CORES, cpuSeconds, machineCpu, rssMb } from './proc-usage.js';
 
+const HAVE_EDITOR = fs.existsSync(EDITOR_MODEL);
 const { values: opt } = parseArgs({
   options: {
-    streams: { type: 'string', default: '1,2,3' },
+    streams: { type: 'string', default: '1' },
     seconds: { type: 'string', default: '20' },
-    'soak-minutes': { type: 'string', default: '0' },
-    cycles: { type: 'string', default: '20' },
-    processor: { type: 'string', default: 'passthrough' },
+    'soak-minutes': { type: 'string', default: '3' },
+    cycles: { type: 'string', default: '10' },
+    processor: { type: 'string', default: HAVE_EDITOR ? 'editor' : 'passthrough' },
+    prompt: { type: 'string', default: '{"kind":"preset","id":"golden-statue"}' },
+    load: { type: 'string', default: HAVE_EDITOR ? 'editor,passthrough' : 'passthrough' },
+    'max-streams': { type: 'string', default: '6' },
+    'load-seconds': { type: 'string', default: '20' },
+    'threshold-fps': { type: 'string', default: '12' },
     fps: { type: 'string', default: '15' },
     skip: { type: 'string', default: '' },
   },
 });
 const skip = new Set(opt.skip!.split(',').filter(Boolean));
 const FPS = Number(opt.fps);
+const THRESHOLD = Number(opt['threshold-fps']);
+/** The prompt publishers set with the filter, for processors that edit only with one. */
+const promptFor = (processor: string) => (processor === 'editor' ? opt.prompt! : 'none');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const q = (xs: number[], p: number) => {
   if (!xs.length) return null;
@@ -56,8 +70,8 @@ function allStats(server: RunningServer): FilterStats[] {
 }
 
 /** Publishers in a child process: its CPU is theirs, ours is the server's. */
-async function startPublishers(url: string, token: string, n: number) {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'publisher-proc.ts'), url, token, String(n), String(FPS)], {
+async function startPublishers(url: string, token: string, n: number, prompt: string, receiver: boolean) {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'publisher-proc.ts'), url, token, String(n), String(FPS), prompt, receiver ? '1' : '0'], {
     stdio: ['pipe', 'pipe', 'inherit'],
     cwd: path.join(REPO_ROOT, 'e2e'),
   });
@@ -82,16 +96,51 @@ function serverPids(server: RunningServer, workerPids: number[]): number[] {
   return [process.pid, ...workerPids, ...server.resources().ffmpegPids];
 }
 
-async function loopRun(server: RunningServer, n: number, seconds: number, label: string) {
+/** Memory right now: the SFU's process (with this harness), its JS heap, mediasoup, the filters. */
+function memorySample(server: RunningServer, workerPids: number[]) {
+  const filterPids = server.resources().ffmpegPids;
+  return {
+    sfuRssMb: rssMb(process.pid),
+    heapUsedMb: process.memoryUsage().heapUsed / 2 ** 20,
+    mediasoupRssMb: workerPids.reduce((a, p) => a + rssMb(p), 0),
+    filterRssMb: filterPids.reduce((a, p) => a + rssMb(p), 0),
+  };
+}
+type Memory = ReturnType<typeof memorySample>;
+const r1 = (v: number) => Math.round(v * 10) / 10;
+
+/** Least-squares slope of ys against 0..n-1 (growth per step). */
+function slope(ys: number[]): number | null {
+  const n = ys.length;
+  if (n < 2) return null;
+  const mx = (n - 1) / 2;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0, den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (i - mx) * (ys[i] - my);
+    den += (i - mx) ** 2;
+  }
+  return num / den;
+}
+
+interface LoopOptions {
+  processor: string;
+  /** Run a receiver that reads frame stamps (glass-to-glass); costs client CPU on this machine. */
+  receiver: boolean;
+}
+
+async function loopRun(server: RunningServer, n: number, seconds: number, label: string, lo: LoopOptions = { processor: opt.processor!, receiver: true }) {
   const { workerPids } = await server.workerDump();
   const room = await createRoom(server.url);
-  const pubs = await startPublishers(server.url, room.hostToken, n);
+  const loadBefore = os.loadavg()[0];
+  const pubs = await startPublishers(server.url, room.hostToken, n, promptFor(lo.processor), lo.receiver);
   await pubs.send('filter on');
+  // The editor's workers beyond the warm spare load their models first (seconds each on 2 cores).
   await waitUntil(`${n} pipelines running`, () => {
     const s = allStats(server);
     return s.length === n && s.every((x) => x.state === 'running' && x.fpsOut > 0);
-  }, 30_000);
-  await sleep(3000); // warm-up: encoder rate control, first keyframes
+  }, lo.processor === 'editor' ? 30_000 + n * 30_000 : 30_000);
+  await sleep(lo.processor === 'editor' ? 5000 : 3000); // warm-up: encoder rate control, first keyframes, first inferences
 
   const added: number[] = [];
   const perMinute: number[][] = [];
@@ -113,6 +162,7 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
   g2g.push({ raw: [], processed: [] });
   const snaps: FilterStats[][] = [];
   const snapMinute: number[] = [];
+  const mem: Memory[] = [];
   const pids = serverPids(server, workerPids);
   const cpu0 = pids.map(cpuSeconds);
   const pub0 = cpuSeconds(pubs.pid);
@@ -124,7 +174,8 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
     await sleep(1000);
     snaps.push(allStats(server));
     snapMinute.push(perMinute.length);
-    rss.push(pids.reduce((a, p) => a + rssMb(p), 0));
+    rss.push(serverPids(server, workerPids).reduce((a, p) => a + rssMb(p), 0));
+    mem.push(memorySample(server, workerPids));
     if (Date.now() >= nextMinute) {
       const d = await drainG2g();
       g2g[g2g.length - 1].raw.push(...d.raw);
@@ -163,12 +214,27 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
   const flat = snaps.flat();
   const col = (k: keyof FilterStats) => flat.map((s) => s[k]).filter((v): v is number => typeof v === 'number');
   const serverCpu = cpu1.reduce((a, v, i) => a + (v - cpu0[i]), 0) / wall;
+  // Per stream: its mean output rate; the load test holds a count only if every stream holds.
+  const byPeer = new Map<string, number[]>();
+  for (const s of flat) (byPeer.get(s.peerId) ?? byPeer.set(s.peerId, []).get(s.peerId)!).push(s.fpsOut);
+  const perStreamFps = [...byPeer.values()].map((xs) => mean(xs) ?? 0);
+  const pubCores = (pub1 - pub0) / wall;
+  const machineCores = ((m1.busy - m0.busy) / (m1.total - m0.total)) * CORES;
+  const memMinute = (i: number) => {
+    const xs = mem.filter((_, j) => snapMinute[j] === i + 1);
+    return xs.length ? xs[xs.length - 1] : null;
+  };
   return {
     streams: n,
     seconds: Math.round(wall),
-    processor: opt.processor,
+    processor: lo.processor,
+    prompt: promptFor(lo.processor) === 'none' ? null : JSON.parse(promptFor(lo.processor)),
     fpsIn: mean(col('fpsIn')),
     fpsOut: mean(col('fpsOut')),
+    fpsOutMin: perStreamFps.length ? r1(Math.min(...perStreamFps)) : 0,
+    /** Share of per-second samples in which the stream was edited (no pass-through reason). */
+    editedShare: flat.length ? r1((flat.filter((s) => s.passthroughReason === null).length / flat.length) * 100) / 100 : 0,
+    passthroughReasons: [...new Set(flat.map((s) => s.passthroughReason).filter((r): r is string => !!r))].slice(0, 5),
     decodeMs: mean(col('decodeMs')),
     processMs: mean(col('processMs')),
     encodeMs: mean(col('encodeMs')),
@@ -179,17 +245,59 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
         const inMin = snaps.filter((_, j) => snapMinute[j] === i + 1).flat();
         const stage = (k: keyof FilterStats) => mean(inMin.map((x) => x[k]).filter((v): v is number => typeof v === 'number'));
         const g = g2g[i] ? glass(g2g[i].raw, g2g[i].processed) : null;
-        return { minute: i + 1, median: q(m, 0.5), p95: q(m, 0.95), frames: m.length, g2gAddedMedian: g?.addedMedian ?? null, g2gAddedP95: g?.addedP95 ?? null, decodeMs: stage('decodeMs'), processMs: stage('processMs'), encodeMs: stage('encodeMs'), fpsOut: stage('fpsOut'), dropped: inMin.length ? Math.max(...inMin.map((x) => x.dropped)) : 0 };
+        const mm = memMinute(i);
+        return {
+          minute: i + 1, median: q(m, 0.5), p95: q(m, 0.95), frames: m.length, g2gAddedMedian: g?.addedMedian ?? null, g2gAddedP95: g?.addedP95 ?? null,
+          decodeMs: stage('decodeMs'), processMs: stage('processMs'), encodeMs: stage('encodeMs'), fpsOut: stage('fpsOut'),
+          dropped: inMin.length ? Math.max(...inMin.map((x) => x.dropped)) : 0,
+          sfuRssMb: mm ? Math.round(mm.sfuRssMb) : null, heapUsedMb: mm ? Math.round(mm.heapUsedMb) : null,
+          mediasoupRssMb: mm ? Math.round(mm.mediasoupRssMb) : null, filterRssMb: mm ? Math.round(mm.filterRssMb) : null,
+        };
       })
       .filter((m) => m.frames > 50),
     dropped: flat.length ? Math.max(...col('dropped')) : 0,
     cpu: {
       serverCoresUsed: Math.round(serverCpu * 100) / 100,
-      publishersCoresUsed: Math.round(((pub1 - pub0) / wall) * 100) / 100,
+      publishersCoresUsed: Math.round(pubCores * 100) / 100,
       machinePercent: Math.round(((m1.busy - m0.busy) / (m1.total - m0.total)) * 1000) / 10,
+      /** Cores busy with neither the server nor the publishers (other work on a shared machine). */
+      otherCoresUsed: Math.round(Math.max(0, machineCores - serverCpu - pubCores) * 100) / 100,
+      loadAvgBefore: r1(loadBefore),
     },
     serverRssMb: { start: Math.round(rss[0] ?? 0), end: Math.round(rss[rss.length - 1] ?? 0) },
+    memory: {
+      start: mem[0] ? roundAll(mem[0]) : null,
+      end: mem.length ? roundAll(mem[mem.length - 1]) : null,
+    },
   };
+}
+
+function roundAll(m: Memory): Memory {
+  return { sfuRssMb: Math.round(m.sfuRssMb), heapUsedMb: Math.round(m.heapUsedMb), mediasoupRssMb: Math.round(m.mediasoupRssMb), filterRssMb: Math.round(m.filterRssMb) };
+}
+
+type LoopRow = Awaited<ReturnType<typeof loopRun>>;
+
+/**
+ * The load test: 1, 2, 3… edited streams (one publisher each, real clip over WebRTC, no
+ * receiver) until a stream's mean output rate falls below the threshold — or, for the editor,
+ * until frames stop being edited — and one row past it to show what happens there.
+ */
+async function loadTest(processor: string, maxStreams: number, seconds: number) {
+  const server = await startServer({ port: 0, processor, maxFilteredStreams: maxStreams, debugEndpoints: true });
+  const rows: (LoopRow & { held: boolean })[] = [];
+  try {
+    for (let n = 1; n <= maxStreams; n++) {
+      const r = await loopRun(server, n, seconds, `load ${processor} ${n} stream(s)`, { processor, receiver: false });
+      const held = r.fpsOutMin >= THRESHOLD && (processor !== 'editor' || r.editedShare >= 0.9);
+      rows.push({ ...r, held });
+      if (!held) break;
+    }
+  } finally {
+    await server.close();
+  }
+  const maxHeld = rows.filter((r) => r.held).reduce((m, r) => Math.max(m, r.streams), 0);
+  return { processor, thresholdFps: THRESHOLD, maxHeld, rows };
 }
 
 function udpSocketsInRange(lo: number, hi: number): number {
@@ -260,8 +368,19 @@ function table(rows: Record<string, unknown>[], cols: string[]): string {
   return [line(cols), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n');
 }
 
-const result: Record<string, unknown> = { date: new Date().toISOString(), machine: machineInfo(), fps: FPS, size: '640x480' };
+const result: Record<string, unknown> = { date: new Date().toISOString(), machine: machineInfo(), fps: FPS, size: '640x480', loadAvgAtStart: os.loadavg().map(r1) };
 const streams = opt.streams!.split(',').map(Number);
+if (!skip.has('load')) {
+  const load: Awaited<ReturnType<typeof loadTest>>[] = [];
+  for (const p of opt.load!.split(',').filter(Boolean)) load.push(await loadTest(p, Number(opt['max-streams']), Number(opt['load-seconds'])));
+  result.load = load;
+  console.log(`\nLoad test: edited streams until one falls below ${THRESHOLD} fps out (640x480@${FPS} fps in, real clip, no receiver; ${CORES} cores shared with whatever else runs)`);
+  console.log(table(load.flatMap((l) => l.rows), ['processor', 'streams', 'held', 'fpsOutMin', 'fpsOut', 'editedShare', 'processMs', 'addedLatencyMs.median', 'addedLatencyMs.p95', 'dropped', 'cpu.serverCoresUsed', 'cpu.publishersCoresUsed', 'cpu.otherCoresUsed', 'cpu.machinePercent', 'memory.end.filterRssMb']));
+  for (const l of load) {
+    const past = l.rows.find((r) => !r.held);
+    console.log(`${l.processor}: ${l.maxHeld} stream(s) held at ≥ ${THRESHOLD} fps` + (past ? `; at ${past.streams}: slowest stream ${past.fpsOutMin} fps, ${past.dropped} frames dropped, added latency p95 ${past.addedLatencyMs.p95} ms${past.passthroughReasons.length ? `, pass-through: ${past.passthroughReasons.join('; ')}` : ''}` : ` (stopped at --max-streams ${opt['max-streams']})`));
+  }
+}
 const server = await startServer({ port: 0, processor: opt.processor!, maxFilteredStreams: Math.max(...streams), debugEndpoints: true });
 try {
   if (!skip.has('loop')) {
@@ -277,10 +396,18 @@ try {
     const soak = await loopRun(server, 1, soakMin * 60, `soak ${soakMin} min`);
     const mins = soak.perMinute;
     const growth = mins.length >= 2 ? (mins[mins.length - 1].g2gAddedP95 ?? mins[mins.length - 1].p95 ?? 0) - (mins[0].g2gAddedP95 ?? mins[0].p95 ?? 0) : null;
-    result.soak = { ...soak, p95GrowthMs: growth };
+    // Growth per minute after the first (warm-up: caches, JIT, allocator pools fill there).
+    const steady = mins.slice(1);
+    const per = (k: 'sfuRssMb' | 'heapUsedMb' | 'filterRssMb' | 'mediasoupRssMb' | 'p95') => {
+      const v = slope(steady.map((m) => m[k] ?? 0));
+      return v === null ? null : Math.round(v * 100) / 100;
+    };
+    const trend = { sfuRssMbPerMin: per('sfuRssMb'), heapUsedMbPerMin: per('heapUsedMb'), filterRssMbPerMin: per('filterRssMb'), mediasoupRssMbPerMin: per('mediasoupRssMb'), p95MsPerMin: per('p95') };
+    result.soak = { ...soak, p95GrowthMs: growth, trend };
     console.log(`\nSoak: 1 stream for ${soakMin} min (${opt.processor}); p95 growth last vs first minute: ${growth} ms`);
-    console.log(table(mins, ['minute', 'median', 'p95', 'g2gAddedMedian', 'g2gAddedP95', 'frames', 'decodeMs', 'processMs', 'encodeMs', 'fpsOut', 'dropped']));
-    console.log(`server RSS ${soak.serverRssMb.start} → ${soak.serverRssMb.end} MB`);
+    console.log(table(mins, ['minute', 'median', 'p95', 'g2gAddedMedian', 'g2gAddedP95', 'frames', 'processMs', 'fpsOut', 'dropped', 'sfuRssMb', 'heapUsedMb', 'mediasoupRssMb', 'filterRssMb']));
+    console.log(`memory at start ${JSON.stringify(soak.memory.start)}, at the end ${JSON.stringify(soak.memory.end)} (MB)`);
+    console.log(`trend after minute 1 (least squares, per minute): ${JSON.stringify(trend)}`);
   }
   const nCycles = Number(opt.cycles);
   if (nCycles > 0 && !skip.has('cycles')) {
