@@ -1,8 +1,9 @@
 import './style.css';
 import type { types } from 'mediasoup-client';
-import type { FilterStats, StreamInfo } from '@portrait-edit/shared';
+import type { FilterSettings, FilterStats, StreamInfo } from '@portrait-edit/shared';
 import { Call } from './call.js';
 import { Panel } from './ui/panel.js';
+import { AdaptPanel } from './ui/adapt-panel.js';
 import { Tile } from './ui/tile.js';
 
 const app = document.getElementById('app')!;
@@ -17,6 +18,11 @@ const debug = { state: 'idle' as string, peerId: '', tiles: new Map<string, Tile
 if (!roomId || !token) void landing();
 else if (params.get('view') === '1') void viewer(roomId, token);
 else void room(roomId, token);
+
+/** Key out a participant's background in their tile when they send it keyed (settings.background). */
+function keyFor(tile: Tile, s: FilterSettings | undefined): void {
+  tile.setKeying(!!s && s.enabled && s.background === 'key' && tile.processed);
+}
 
 /** The payload of a room token (the server checks the signature; the page only reads it). */
 function tokenPayload(t: string): { peer?: string; role?: string } {
@@ -33,6 +39,8 @@ function tokenPayload(t: string): { peer?: string; role?: string } {
  */
 async function viewer(roomId: string, token: string): Promise<void> {
   document.body.classList.add('viewer');
+  // OBS browser source: what the participant keyed out shows as real transparency.
+  if (params.get('transparent') === '1') document.body.classList.add('transparent');
   app.innerHTML = `<div class="stage" data-testid="viewer-stage"></div><p class="notice" role="alert"></p>`;
   const stage = app.querySelector('.stage') as HTMLElement;
   const target = tokenPayload(token).peer;
@@ -48,6 +56,10 @@ async function viewer(roomId: string, token: string): Promise<void> {
     }
     const replaced = await tile.show(new MediaStream([consumer.track]), consumer, info.processed, info.producerId);
     if (replaced && replaced !== consumer) call.closeConsumer(replaced);
+    keyFor(tile, call.peers.get(peerId)?.settings);
+  });
+  call.on('peerSettings', (id, s) => {
+    if (id === target && tile) keyFor(tile, s);
   });
   call.on('peerLeft', (id) => {
     if (id === target) (app.querySelector('.notice') as HTMLElement).textContent = 'The participant left the call.';
@@ -103,10 +115,14 @@ async function room(roomId: string, token: string): Promise<void> {
 
   const call = new Call(token);
   debug.call = call;
+  let lastOwnSettings: FilterSettings | undefined;
   const panel = new Panel(
     async (p) => {
       const { settings } = await call.setFilter(p);
+      lastOwnSettings = settings;
       panel.show(settings);
+      const t = debug.tiles.get(`${call.peerId}#edited`);
+      if (t) keyFor(t, settings);
     },
     async (file) => {
       const res = await fetch('/api/uploads', { method: 'POST', headers: { 'content-type': file.type, authorization: `Bearer ${token}` }, body: file });
@@ -114,8 +130,11 @@ async function room(roomId: string, token: string): Promise<void> {
       if (!res.ok) throw new Error(body.error?.message ?? `upload failed (${res.status})`);
       return body;
     },
+    async (ids) => (await call.sig.request<{ images: Record<string, string> }>({ type: 'presetThumbnails', presets: ids })).images,
   );
   layout.appendChild(panel.el);
+  // Style training; it keeps the preset gallery current (styles made in any room appear here).
+  panel.el.appendChild(new AdaptPanel(token, (p) => panel.setPresets(p)).el);
   void fetch('/api/health').then((r) => r.json()).then((h) => panel.setEngine(h.processor)).catch(() => {});
   void fetch('/api/presets').then((r) => r.json()).then((p) => panel.setPresets(p.presets)).catch(() => {});
 
@@ -161,6 +180,8 @@ async function room(roomId: string, token: string): Promise<void> {
   });
   call.on('peerSettings', (id, s) => {
     if (id === call.peerId) panel.show(s);
+    const t = debug.tiles.get(id === call.peerId ? `${id}#edited` : id);
+    if (t) keyFor(t, s);
   });
   call.on('track', (peerId, kind, consumer, info) => void showTrack(peerId, kind, consumer, info));
   call.on('trackClosed', (peerId, kind) => {
@@ -198,6 +219,7 @@ async function room(roomId: string, token: string): Promise<void> {
       }
       const replaced = await t.show(new MediaStream([consumer!.track]), consumer, true, info.producerId);
       if (replaced && replaced !== consumer) call.closeConsumer(replaced);
+      keyFor(t, call.peers.get(peerId)?.settings ?? lastOwnSettings);
       return;
     }
     const tile = tileOf(peerId);
@@ -214,6 +236,7 @@ async function room(roomId: string, token: string): Promise<void> {
     const stream = consumer ? new MediaStream([consumer.track]) : call.localStream!;
     const replaced = await tile.show(stream, consumer, info.processed, info.producerId);
     if (replaced && replaced !== consumer) call.closeConsumer(replaced);
+    if (peerId !== call.peerId) keyFor(tile, call.peers.get(peerId)?.settings);
   }
 
   setInterval(() => {

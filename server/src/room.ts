@@ -114,6 +114,15 @@ export class Room {
         const exp = Math.min(Math.floor(Date.now() / 1000) + this.deps.config.tokenTtlSeconds, this.expiresAt);
         return { token: this.deps.tokens.sign({ room: this.id, role: 'viewer', exp, peer: peer.id }) };
       }
+      case 'presetThumbnails': {
+        if (peer.role === 'viewer') throw new ClientError('FORBIDDEN', 'viewers have no filter');
+        try {
+          return { images: await this.filterOf(peer).thumbnails(req.presets) };
+        } catch (err) {
+          if (err instanceof ClientError) throw err;
+          throw new ClientError('UNSUPPORTED', (err as Error).message);
+        }
+      }
       case 'setFilter': {
         if (peer.role === 'viewer') throw new ClientError('FORBIDDEN', 'viewers cannot set a filter');
         // A participant's filter is theirs; only the host may change someone else's.

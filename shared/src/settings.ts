@@ -30,6 +30,12 @@ export const FilterSettingsSchema = z.object({
   view: ViewSchema,
   /** Draw the tracker's mesh and pose axes over the output. */
   debugOverlay: z.boolean(),
+  /**
+   * 'key': the server paints everything outside the person (selfie matte) in BACKGROUND_KEY and
+   * receivers key it out: a neutral backdrop in call tiles, real transparency on the view-only
+   * page (`&transparent=1`, for OBS). VP8 carries no alpha, hence a key colour.
+   */
+  background: z.enum(['keep', 'key']),
 });
 export type FilterSettings = z.infer<typeof FilterSettingsSchema>;
 
@@ -41,6 +47,7 @@ export const FilterSettingsPatchSchema = z
     strength: z.number().finite().min(0).max(1),
     view: ViewSchema.partial(),
     debugOverlay: z.boolean(),
+    background: z.enum(['keep', 'key']),
   })
   .partial()
   .strict();
@@ -52,7 +59,11 @@ export const DEFAULT_FILTER_SETTINGS: FilterSettings = {
   strength: 1,
   view: { yaw: 0, pitch: 0, frontalize: false },
   debugOverlay: false,
+  background: 'keep',
 };
+
+/** Key colour (RGB) painted outside the person when `background` is 'key'. */
+export const BACKGROUND_KEY = [0, 255, 0] as const;
 
 export function applySettingsPatch(s: FilterSettings, p: FilterSettingsPatch): FilterSettings {
   return {
@@ -61,5 +72,6 @@ export function applySettingsPatch(s: FilterSettings, p: FilterSettingsPatch): F
     strength: p.strength ?? s.strength,
     view: { ...s.view, ...p.view },
     debugOverlay: p.debugOverlay ?? s.debugOverlay,
+    background: p.background ?? s.background,
   };
 }

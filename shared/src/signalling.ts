@@ -55,6 +55,10 @@ export const ClientRequestSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping') }).strict(),
   /** A signed link for a view-only page of your edited stream (e.g. an OBS browser source). */
   z.object({ type: z.literal('createViewerLink') }).strict(),
+  /** The preset gallery's thumbnails: each preset applied by the editor to your own face. */
+  z
+    .object({ type: z.literal('presetThumbnails'), presets: z.array(z.string().regex(/^[a-z0-9-]{1,64}$/)).min(1).max(64) })
+    .strict(),
 ]);
 export type ClientRequest = z.infer<typeof ClientRequestSchema>;
 export type ClientRequestType = ClientRequest['type'];

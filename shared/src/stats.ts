@@ -21,5 +21,15 @@ export const FilterStatsSchema = z.object({
   passthroughReason: z.string().nullable(),
   /** Milliseconds from the last settings change to the first frame made with it. */
   lastSwitchMs: z.number().nullable(),
+  /**
+   * The last prompt switch that reached the stream (processors that encode prompts off the
+   * frame path): ms spent encoding the prompt (0 when cached), ms from its tokens being ready
+   * to the first frame made with them leaving the filter, and those two moments as absolute
+   * server times (ms since the epoch) so a receiver can measure when the change reached it.
+   */
+  lastPromptSwitch: z
+    .object({ seq: z.number(), encodeMs: z.number(), readyToFrameMs: z.number(), readyAt: z.number(), shownAt: z.number() })
+    .nullable()
+    .optional(),
 });
 export type FilterStats = z.infer<typeof FilterStatsSchema>;

@@ -1,4 +1,5 @@
 import { VIEW_LIMITS, type FilterSettings, type FilterSettingsPatch } from '@portrait-edit/shared';
+import { PresetThumbnails, RecentReferences } from './gallery.js';
 
 /**
  * The control panel: filter on/off, prompt, strength, viewpoint, tracker overlay. Every
@@ -13,12 +14,16 @@ export class Panel {
   private pitch!: HTMLInputElement;
   private frontalize!: HTMLInputElement;
   private overlay!: HTMLInputElement;
+  private background!: HTMLInputElement;
+  private thumbs: PresetThumbnails | null = null;
+  private readonly recent = new RecentReferences((uploadId) => void this.apply({ prompt: { kind: 'image', uploadId } }));
   private status!: HTMLElement;
   private engine!: HTMLElement;
 
   constructor(
     private readonly send: (p: FilterSettingsPatch) => Promise<void>,
     private readonly upload: (f: File) => Promise<{ uploadId: string; hasFace: boolean; width: number; height: number }>,
+    thumbnails?: (ids: string[]) => Promise<Record<string, string>>,
   ) {
     this.el = document.createElement('aside');
     this.el.className = 'panel';
@@ -31,12 +36,14 @@ export class Panel {
         <button type="submit">Apply</button>
       </form>
       <div class="presets" data-testid="presets" aria-label="Preset styles"></div>
+      <button type="button" class="preview-presets" data-testid="preview-presets">Preview presets on my face</button>
       <label class="upload">Reference image <input type="file" name="reference" accept="image/png,image/jpeg,image/webp" data-testid="reference-upload"></label>
       <div class="reference" data-testid="reference-info"></div>
       <label>Strength <input type="range" name="strength" min="0" max="1" step="0.05" value="1"></label>
       <label>Yaw <input type="range" name="yaw" min="-${VIEW_LIMITS.yaw}" max="${VIEW_LIMITS.yaw}" step="1" value="0"></label>
       <label>Pitch <input type="range" name="pitch" min="-${VIEW_LIMITS.pitch}" max="${VIEW_LIMITS.pitch}" step="1" value="0"></label>
       <label class="row"><input type="checkbox" name="frontalize"> Face the camera</label>
+      <label class="row" title="Paint the background in a key colour; the view-only page with &amp;transparent=1 shows it transparent (OBS)"><input type="checkbox" name="background" data-testid="background-key"> Cut out my background</label>
       <label class="row"><input type="checkbox" name="debugOverlay"> Show face tracking</label>
       <p class="status" data-testid="panel-status" role="status"></p>`;
     const q = (n: string) => this.el.querySelector(`[name="${n}"]`) as HTMLInputElement;
@@ -47,6 +54,7 @@ export class Panel {
     this.pitch = q('pitch');
     this.frontalize = q('frontalize');
     this.overlay = q('debugOverlay');
+    this.background = q('background');
     this.status = this.el.querySelector('.status')!;
     this.engine = this.el.querySelector('.engine')!;
 
@@ -63,6 +71,15 @@ export class Panel {
     this.pitch.addEventListener('input', view);
     this.frontalize.addEventListener('change', () => this.apply({ view: { frontalize: this.frontalize.checked } }));
     this.overlay.addEventListener('change', () => this.apply({ debugOverlay: this.overlay.checked }));
+    this.background.addEventListener('change', () => this.apply({ background: this.background.checked ? 'key' : 'keep' }));
+    const previewBtn = this.el.querySelector('.preview-presets') as HTMLButtonElement;
+    if (thumbnails) {
+      this.thumbs = new PresetThumbnails(this.el.querySelector('.presets')!, thumbnails, (m, e) => this.say(m, e));
+      previewBtn.addEventListener('click', () => void this.thumbs!.refresh());
+    } else {
+      previewBtn.hidden = true;
+    }
+    this.el.querySelector('.reference')!.after(this.recent.el);
     const ref = q('reference');
     ref.addEventListener('change', async () => {
       const f = ref.files?.[0];
@@ -87,6 +104,8 @@ export class Panel {
       const cap = document.createElement('span');
       cap.textContent = `${u.width}×${u.height}${u.hasFace ? '' : ' · no face found: used for its style only'}`;
       info.append(img, cap);
+      this.recent.add(u.uploadId, URL.createObjectURL(f), f.name);
+      this.recent.show(u.uploadId);
       this.say('');
     } catch (err) {
       this.say((err as Error).message, true);
@@ -146,6 +165,9 @@ export class Panel {
     this.pitch.value = String(s.view.pitch);
     this.frontalize.checked = s.view.frontalize;
     this.overlay.checked = s.debugOverlay;
+    this.background.checked = s.background === 'key';
+    this.recent.show(s.prompt?.kind === 'image' ? s.prompt.uploadId : null);
+    if (s.enabled) this.thumbs?.filterOn();
     if (s.prompt?.kind === 'text' && document.activeElement !== this.prompt) this.prompt.value = s.prompt.text;
     const current = s.prompt?.kind === 'preset' ? s.prompt.id : null;
     for (const b of this.el.querySelectorAll<HTMLButtonElement>('.presets button')) b.classList.toggle('active', b.dataset.preset === current);

@@ -1,5 +1,6 @@
 import type { types } from 'mediasoup-client';
 import type { FilterStats } from '@portrait-edit/shared';
+import { Keyer } from './keyer.js';
 
 /**
  * A participant's tile. Two stacked <video> elements: a new stream (say, the processed one
@@ -77,6 +78,25 @@ export class Tile {
     return replaced;
   }
 
+  private keyer: Keyer | null = null;
+
+  /**
+   * The sender paints its background in the key colour: show a keyed canvas instead of the
+   * video (tiles put a neutral backdrop behind it, the transparent view page nothing).
+   */
+  setKeying(on: boolean): void {
+    if (on && !this.keyer) {
+      this.keyer = new Keyer(() => this.video);
+      this.el.insertBefore(this.keyer.canvas, this.label);
+      this.keyer.start();
+    } else if (!on && this.keyer) {
+      this.keyer.stop();
+      this.keyer.canvas.remove();
+      this.keyer = null;
+    }
+    this.el.classList.toggle('keying', on);
+  }
+
   setName(name: string): void {
     this.label.firstChild!.textContent = name + (this.local ? ' (you)' : '');
   }
@@ -111,6 +131,8 @@ export class Tile {
       if (s.addedLatencyMs !== null) parts.push(`+${Math.round(s.addedLatencyMs)} ms filter`);
       parts.push(`${s.fpsOut.toFixed(0)}/${s.fpsIn.toFixed(0)} fps out/in`);
       if (s.lastSwitchMs !== null) parts.push(`last change ${Math.round(s.lastSwitchMs)} ms`);
+      const ps = s.lastPromptSwitch;
+      if (ps) parts.push(`style: encoded ${Math.round(ps.encodeMs)} ms, on air +${Math.round(ps.readyToFrameMs)} ms`);
       if (s.passthroughReason) parts.push(`unedited: ${s.passthroughReason}`);
     } else if (s && s.state === 'failed') {
       parts.push(`filter off: ${s.passthroughReason}`);
@@ -119,6 +141,7 @@ export class Tile {
   }
 
   close(): void {
+    this.setKeying(false);
     for (const v of this.videos) v.srcObject = null;
     this.audio?.remove();
     this.el.remove();

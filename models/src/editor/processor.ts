@@ -360,7 +360,8 @@ export class EditorProcessor implements FrameProcessor {
   /**
    * Each preset applied by the editor to the last face it saw (the user's own face, not test
    * data), at the source view, as 96² JPEG data URLs (a few KB each). Null before any face was
-   * seen. Runs beside the frame path: the editor session takes concurrent runs.
+   * seen. Runs beside the frame path (the editor session takes concurrent runs), paced so that
+   * frames keep flowing meanwhile.
    */
   async presetThumbnails(ids: string[], size = 96): Promise<Record<string, string> | null> {
     await this.init();
@@ -379,6 +380,8 @@ export class EditorProcessor implements FrameProcessor {
     for (const id of ids) {
       const tok = this.cache.get(`preset:${id}`);
       if (!tok) continue;
+      // One preset at a time with a pause between: the live frames share these cores.
+      await new Promise((r) => setTimeout(r, 40));
       const r = await this.editor!.edit({ image: face.image, srcCam: face.camera, tgtCam: face.camera, tokens: tok.tokens, norm: tok.norm });
       const f = chwToFrame(r.rgb, EDITOR_SIZE);
       const jpeg = await sharp(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), { raw: { width: f.width, height: f.height, channels: 3 } })

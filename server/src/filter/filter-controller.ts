@@ -189,6 +189,14 @@ export class FilterController {
     return null;
   }
 
+  /** Preset thumbnails made by this peer's filter worker on the peer's own face. */
+  thumbnails(presets: string[]): Promise<Record<string, string>> {
+    if (!this.pipeline || this.pipeline.state !== 'running') {
+      return Promise.reject(new Error('turn on "Edit my video" to see the presets on your own face'));
+    }
+    return this.pipeline.thumbnails(presets);
+  }
+
   resources(): { pids: number[]; ports: number[]; pipelines: PipelineResources[] } {
     const all = [...this.closing, ...(this.pipeline ? [this.pipeline] : [])].map((p) => p.resources());
     return { pids: all.flatMap((r) => r.pids), ports: all.map((r) => r.port).filter((p) => p >= 0), pipelines: all };

@@ -8,7 +8,7 @@ import type { FilterWorker, FilterWorkerPool } from './filter-worker-pool.js';
 import type { FrameLoopStats } from './frame-loop.js';
 import type { PortAllocator } from './port-allocator.js';
 import { RollingSamples, TimeMatcher } from './rolling-stats.js';
-import { nowAbs, TICK_MS, type FromWorker, type WorkerSettings, type WorkerTick } from './worker-protocol.js';
+import { nowAbs, TICK_MS, type FromWorker, type PromptSwitchTimes, type WorkerSettings, type WorkerTick } from './worker-protocol.js';
 
 export interface FilterPipelineOptions {
   router: types.Router;
@@ -86,6 +86,9 @@ export class FilterPipeline extends EventEmitter {
   private readonly encodeMatch = new TimeMatcher((s, p, e) => this.onEncodeMatched(s, p, e));
   private loopStats: FrameLoopStats | null = null;
   private lastSwitchMs: number | null = null;
+  private lastPromptSwitch: PromptSwitchTimes | null = null;
+  private thumbnailSeq = 0;
+  private readonly thumbnailWaits = new Map<number, (m: Extract<FromWorker, { type: 'thumbnails' }>) => void>();
   private closing: Promise<void> | null = null;
   private failureReason: string | null = null;
   private lastReference: Frame | undefined = undefined;
@@ -214,6 +217,9 @@ export class FilterPipeline extends EventEmitter {
       case 'failed':
         this.fail(m.reason);
         return;
+      case 'thumbnails':
+        this.thumbnailWaits.get(m.id)?.(m);
+        return;
       default:
         return;
     }
@@ -222,6 +228,7 @@ export class FilterPipeline extends EventEmitter {
   private onTick(m: WorkerTick): void {
     this.loopStats = m.loop;
     if (m.lastSwitchMs !== null) this.lastSwitchMs = m.lastSwitchMs;
+    if (m.promptSwitch) this.lastPromptSwitch = m.promptSwitch;
     for (let i = 0; i < m.decoded.length; i++) this.decodeMatch.end(m.decoded[i]);
     for (let i = 0; i + 1 < m.encoded.length; i += 2) {
       const tIn = m.encoded[i];
@@ -284,6 +291,30 @@ export class FilterPipeline extends EventEmitter {
     this.worker.send({ type: 'settings', ctx: this.workerSettings(), at: nowAbs() });
   }
 
+  /**
+   * Presets applied by the worker's processor to this stream's last face, as JPEG data URLs
+   * (the panel's gallery). Rejects when the processor cannot, the worker is busy elsewhere or
+   * takes longer than `timeoutMs`.
+   */
+  thumbnails(presets: string[], timeoutMs = 30_000): Promise<Record<string, string>> {
+    const worker = this.worker;
+    if (!worker || this.closing || this.state !== 'running') return Promise.reject(new Error('the filter is not running'));
+    const id = ++this.thumbnailSeq;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.thumbnailWaits.delete(id);
+        reject(new Error('previews took too long'));
+      }, timeoutMs);
+      this.thumbnailWaits.set(id, (m) => {
+        clearTimeout(timer);
+        this.thumbnailWaits.delete(id);
+        if (m.images) resolve(m.images);
+        else reject(new Error(m.reason ?? 'no previews'));
+      });
+      worker.send({ type: 'thumbnails', id, presets });
+    });
+  }
+
   private fail(reason: string): void {
     if (this.closing) return;
     this.failureReason = reason;
@@ -311,6 +342,7 @@ export class FilterPipeline extends EventEmitter {
       processor: this.processorName,
       passthroughReason: this.failureReason ?? (l ? l.passthroughReason : 'starting'),
       lastSwitchMs: roundN(this.lastSwitchMs),
+      lastPromptSwitch: promptSwitchStats(this.lastPromptSwitch),
     };
   }
 
@@ -361,6 +393,11 @@ function traceTime(timestamp: number | undefined): number {
 function isMarker(info: unknown): boolean {
   const p = (info as { rtpPacket?: { marker?: boolean } } | undefined)?.rtpPacket;
   return p?.marker === true;
+}
+
+function promptSwitchStats(p: PromptSwitchTimes | null): FilterStats['lastPromptSwitch'] {
+  if (!p) return null;
+  return { seq: p.seq, encodeMs: round(p.readyAt - p.requestedAt), readyToFrameMs: round(p.shownAt - p.readyAt), readyAt: p.readyAt, shownAt: p.shownAt };
 }
 
 const round = (v: number) => Math.round(v * 10) / 10;

@@ -10,7 +10,16 @@ import { decoderArgs, decoderSdp, encoderArgs } from './ffmpeg-args.js';
 import { spawnFfmpeg, stopFfmpeg } from './ffmpeg-process.js';
 import { FrameLoop } from './frame-loop.js';
 import { createProcessor } from './processor-registry.js';
-import { FRAME_RING, TICK_MS, nowAbs, type FromWorker, type ToWorker, type WorkerSettings } from './worker-protocol.js';
+import {
+  FRAME_RING,
+  TICK_MS,
+  nowAbs,
+  type FromWorker,
+  type PromptAwareProcessor,
+  type PromptSwitchTimes,
+  type ToWorker,
+  type WorkerSettings,
+} from './worker-protocol.js';
 
 if (!process.send) {
   process.stderr.write('filter-worker: must be started by the SFU with an IPC channel\n');
@@ -90,11 +99,49 @@ function send(msg: FromWorker): void {
 function applySettings(s: WorkerSettings): void {
   const reference = s.reference === undefined ? ctx.reference : (s.reference ?? undefined);
   ctx = { peerId: s.peerId, settings: s.settings, reference };
+  // The prompt starts encoding now, not when the next frame happens to look at it.
+  promptAware()?.prepare?.(ctx);
+}
+
+/** The innermost processor, when it encodes prompts off the frame path (the editor). */
+function promptAware(): PromptAwareProcessor | null {
+  let p = processor as PromptAwareProcessor | null;
+  while (p?.inner) p = p.inner as PromptAwareProcessor;
+  return p && (p.prepare || p.promptSwitch || p.presetThumbnails) ? p : null;
+}
+
+let shownSwitchSeq = -1;
+/** The last prompt switch seen on its way to the encoder, not yet reported in a tick. */
+let switchToReport: PromptSwitchTimes | null = null;
+
+/** Called per frame out: one method call and a few compares, nothing allocated unless a switch completed. */
+function notePromptSwitch(p: PromptAwareProcessor, outAt: number): void {
+  const sw = p.promptSwitch?.();
+  if (!sw || sw.seq === shownSwitchSeq || sw.readyAt === null || sw.shownAt === null || outAt < sw.shownAt) return;
+  shownSwitchSeq = sw.seq;
+  const o = performance.timeOrigin;
+  switchToReport = { seq: sw.seq, requestedAt: o + sw.requestedAt, readyAt: o + sw.readyAt, shownAt: o + outAt };
+}
+
+async function thumbnails(id: number, presets: string[]): Promise<void> {
+  const p = promptAware();
+  try {
+    if (!p?.presetThumbnails) {
+      send({ type: 'thumbnails', id, images: null, reason: `the ${processor?.name ?? 'current'} processor makes no previews` });
+      return;
+    }
+    const images = await p.presetThumbnails(presets);
+    send({ type: 'thumbnails', id, images, ...(images ? {} : { reason: 'no face seen in your video yet' }) });
+  } catch (err) {
+    send({ type: 'thumbnails', id, images: null, reason: err instanceof Error ? err.message : String(err) });
+  }
 }
 
 async function init(name: string): Promise<void> {
   try {
     processor = await createProcessor(name);
+    // Settings that came with 'start' before the processor existed.
+    if (ctx.settings) promptAware()?.prepare?.(ctx);
     send({ type: 'initialised', processor: processor.name });
   } catch (err) {
     send({ type: 'initFailed', reason: err instanceof Error ? err.message : String(err) });
@@ -107,6 +154,7 @@ function start(m: Extract<ToWorker, { type: 'start' }>): void {
     return;
   }
   const p = processor;
+  const aware = promptAware();
   encoder = spawnFfmpeg(m.ffmpegPath, encoderArgs(m.encoder));
   loop = new FrameLoop({
     width: m.width,
@@ -127,6 +175,7 @@ function start(m: Extract<ToWorker, { type: 'start' }>): void {
       }
     },
     onFrameOut: (t, tIn) => {
+      if (aware) notePromptSwitch(aware, t);
       const abs = performance.timeOrigin + t;
       if (nEncoded < FRAME_RING) {
         encoded[2 * nEncoded] = performance.timeOrigin + tIn;
@@ -194,11 +243,13 @@ function tick(minRateWindowS?: number): void {
     at: nowAbs(),
     loop: loop ? loop.stats(minRateWindowS) : null,
     lastSwitchMs,
+    promptSwitch: switchToReport,
     decoded: decoded.slice(0, nDecoded),
     encoded: encoded.slice(0, 2 * nEncoded),
   };
   nDecoded = 0;
   nEncoded = 0;
+  switchToReport = null;
   send(msg);
 }
 
@@ -238,6 +289,9 @@ process.on('message', (m: ToWorker) => {
       applySettings(m.ctx);
       settingsChangedAt = m.at;
       switchFrameStarted = null;
+      return;
+    case 'thumbnails':
+      void thumbnails(m.id, m.presets);
       return;
     case 'stop':
       void stop(0);

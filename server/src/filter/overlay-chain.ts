@@ -13,7 +13,8 @@ export class OverlayChain implements FrameProcessor {
   private loading: Promise<void> | null = null;
   private loadError: string | null = null;
 
-  constructor(private readonly inner: FrameProcessor) {
+  /** `inner`: public so the filter worker can reach the processor's prompt hooks (worker-protocol.ts). */
+  constructor(readonly inner: FrameProcessor) {
     this.name = inner.name;
   }
 

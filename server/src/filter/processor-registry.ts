@@ -2,6 +2,7 @@ import type { FrameProcessor } from '@portrait-edit/models';
 import { PassthroughProcessor } from './processors/passthrough.js';
 import { TestInvertProcessor } from './processors/test-invert.js';
 import { OverlayChain } from './overlay-chain.js';
+import { BackgroundKey } from './background-key.js';
 
 /**
  * Processor factories by name (PE_PROCESSOR). One instance per filtered stream: processors
@@ -25,7 +26,8 @@ export function processorNames(): string[] {
 export async function createProcessor(name: string): Promise<FrameProcessor> {
   const f = factories[name];
   if (!f) throw new Error(`unknown processor "${name}" (known: ${processorNames().join(', ')})`);
-  const p = new OverlayChain(await f());
+  // The key goes last: it mattes what receivers will see, overlay included.
+  const p = new BackgroundKey(new OverlayChain(await f()));
   await p.init();
   return p;
 }

@@ -45,7 +45,33 @@ export type ToWorker =
     }
   /** New settings, applied from the next frame; `at` is when the change was asked for. */
   | { type: 'settings'; ctx: WorkerSettings; at: number }
+  /** Preview each preset on the stream's last face (answered by a `thumbnails` message, same id). */
+  | { type: 'thumbnails'; id: number; presets: string[] }
   | { type: 'stop' };
+
+/** The last prompt switch as the worker reports it: absolute times (see nowAbs). */
+export interface PromptSwitchTimes {
+  seq: number;
+  requestedAt: number;
+  /** Its tokens were ready (encoded, or found in the cache). */
+  readyAt: number;
+  /** The first frame made with them went to the encoder. */
+  shownAt: number;
+}
+
+/**
+ * What a processor that encodes prompts off the frame path offers the worker (the editor
+ * does; see models/src/editor/processor.ts). Wrappers (OverlayChain) expose the processor
+ * they wrap as `inner`.
+ */
+export interface PromptAwareProcessor {
+  /** Settings changed: start encoding the new prompt now. */
+  prepare?(ctx: import('@portrait-edit/models').ProcessContext): void;
+  promptSwitch?(): { seq: number; requestedAt: number; readyAt: number | null; shownAt: number | null } | null;
+  /** Presets applied to the stream's last face, as small JPEG data URLs; null before a face was seen. */
+  presetThumbnails?(ids: string[]): Promise<Record<string, string> | null>;
+  inner?: unknown;
+}
 
 export interface WorkerTick {
   type: 'tick';
@@ -53,6 +79,8 @@ export interface WorkerTick {
   at: number;
   loop: FrameLoopStats | null;
   lastSwitchMs: number | null;
+  /** The last prompt switch that has reached the screen, if the processor reports them. */
+  promptSwitch?: PromptSwitchTimes | null;
   /** Times frames left the decoder since the last tick, oldest first. */
   decoded: Float64Array;
   /** [tIn, tOut] pairs: frames handed to the encoder since the last tick (tIn: left the decoder). */
@@ -67,6 +95,7 @@ export type FromWorker =
   | { type: 'decoderListening' }
   | { type: 'firstFrame'; at: number }
   | WorkerTick
+  | { type: 'thumbnails'; id: number; images: Record<string, string> | null; reason?: string }
   | { type: 'failed'; reason: string };
 
 /** Absolute time in ms, comparable across processes. */
