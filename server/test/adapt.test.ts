@@ -247,7 +247,8 @@ describe('adaptation API', () => {
     const zip = makeZip((await realPairs(3)).map((f) => ({ name: `mine/${f.name}`, data: f.data, deflate: true })));
     const r = await post([{ name: 'mine.zip', data: zip }], { name: 'Teal tint', minutes: '0.5' });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
-    expect(r.body.job).toMatchObject({ styleId: 'teal-tint', label: 'Teal tint', pairs: 3, state: expect.stringMatching(/queued|running/) });
+    expect(r.body.job).toMatchObject({ styleId: expect.stringMatching(/^teal-tint-[a-z0-9]{5}$/), label: 'Teal tint', pairs: 3, state: expect.stringMatching(/queued|running/) });
+    const id = r.body.job.styleId as string;
     let sawTraining = false;
     const done = await until(r.body.job.id, (j) => {
       sawTraining ||= j.phase === 'training';
@@ -258,21 +259,19 @@ describe('adaptation API', () => {
     expect(done.fraction).toBe(1);
     // another room's gallery
     const { presets } = await (await fetch(`${server.url}/api/presets`)).json();
-    expect(presets.find((p: { id: string }) => p.id === 'teal-tint')).toMatchObject({ label: 'Teal tint', stale: false, deletable: true });
+    expect(presets.find((p: { id: string }) => p.id === id)).toMatchObject({ label: 'Teal tint', stale: false, deletable: true });
     // the runtime that filter workers use finds it (same data directory, through the environment)
     const { PortraitEditor } = await import('@portrait-edit/models');
     const ed = await PortraitEditor.load({ warmup: false, textEncoder: false });
-    const s = ed.adaptedStyle('teal-tint');
+    const s = ed.adaptedStyle(id);
     expect(s?.tokens.length).toBe(8 * 64);
     expect(s?.norm.length).toBe(368);
-    // a second job with the same name gets its own id
-    expect(server.registry).toBeTruthy();
-    const del = await fetch(`${server.url}/api/styles/teal-tint`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    const del = await fetch(`${server.url}/api/styles/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
     expect(del.status).toBe(200);
     const after = await (await fetch(`${server.url}/api/presets`)).json();
-    expect(after.presets.find((p: { id: string }) => p.id === 'teal-tint')).toBeUndefined();
+    expect(after.presets.find((p: { id: string }) => p.id === id)).toBeUndefined();
     await new Promise((r) => setTimeout(r, 1100)); // the runtime re-checks files once a second
-    expect(ed.adaptedStyle('teal-tint')).toBeNull();
+    expect(ed.adaptedStyle(id)).toBeNull();
     await ed.close();
     expect(keepMe().equals(before)).toBe(true);
     expect(fs.readdirSync(path.join(dataDir, 'jobs', String(process.pid)))).toEqual([]);
@@ -285,7 +284,8 @@ describe('adaptation API', () => {
     const b = await post(pairs, { name: 'Cancel me', minutes: '2' });
     expect(a.status, JSON.stringify(a.body)).toBe(202);
     expect(b.status, JSON.stringify(b.body)).toBe(202);
-    expect(b.body.job.styleId).toBe('cancel-me-2');
+    expect(b.body.job.styleId).toMatch(/^cancel-me-[a-z0-9]{5}$/);
+    expect(b.body.job.styleId).not.toBe(a.body.job.styleId);
     expect(b.body.job).toMatchObject({ state: 'queued', queuePosition: 0 });
     await until(a.body.job.id, (j) => j.state === 'running', 30_000);
     const qc = await fetch(`${server.url}/api/adapt/jobs/${b.body.job.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });

@@ -41,7 +41,7 @@ export function parseAdaptArgs(argv: string[]): AdaptArgs {
   if (typeof o.pairs !== 'string') throw new UsageError('--pairs DIR is required');
   const minutes = o.minutes === undefined ? 5 : Number(o.minutes);
   if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 60) throw new UsageError('--minutes must be a number in (0, 60]');
-  const threads = o.threads === undefined ? 2 : Number(o.threads);
+  const threads = o.threads === undefined ? 1 : Number(o.threads);
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new UsageError('--threads must be an integer in [1, 64]');
   const out = typeof o.out === 'string' ? o.out : null;
   const install = o.install === true;

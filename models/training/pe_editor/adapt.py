@@ -44,7 +44,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import model as _model
 from .model import D_TOKEN, IMG, K_TOKENS, NORM_DIM, Editor, null_tokens
+
+ENC = getattr(_model, "ENC", IMG)  # the encoders' resolution (= IMG for graphs without a detail path)
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ASSETS = os.path.normpath(os.path.join(HERE, "..", "assets", "editor"))
@@ -194,13 +197,19 @@ def tensors(items):
 
 
 def adapt(model: Editor, teacher: Editor, img, cam, after, vcams, steps=150, lr=3e-2, init_tokens=None, log=None,
-          seconds=None, on_step=None, batch=4, seed=0):
+          seconds=None, on_step=None, batch=2, seed=0, detail=False):
     """img/after (N,3,S,S) [0,1], cam (N,25), vcams (N,V,25) -> tokens (1,K,D), norm (NORM_DIM,), loss.
 
     Runs until `steps` optimiser steps (None: no cap) or `seconds` of optimisation time (None: no
     limit). Time counts only the steps themselves: `on_step(step, elapsed_s, loss, tokens, norm)`
     (called after every step; its own time is excluded, so an evaluation there does not eat the
-    budget) may return True to stop."""
+    budget) may return True to stop.
+
+    detail=False: the losses compare the render itself (the super-resolution's output, ENC^2) with
+    the targets at that size, leaving out the graph's frozen full-resolution detail path (it adds
+    the source's high frequencies after the render; the tokens and norm cannot change it): half the
+    cost per step. detail=True runs the whole graph as stage 2 does.
+    batch: pairs per step."""
     if steps is None and seconds is None:
         raise ValueError("give steps or seconds")
     for p in list(model.parameters()) + list(teacher.parameters()):
@@ -209,6 +218,10 @@ def adapt(model: Editor, teacher: Editor, img, cam, after, vcams, steps=150, lr=
     norm = torch.nn.Parameter(model.default_norm.detach().clone())
     opt = torch.optim.Adam([tokens, norm], lr=lr)
     N = img.shape[0]
+    if not detail and img.shape[-1] != ENC:
+        # encode() works at ENC^2 anyway; pool once instead of every step
+        img, after = F.avg_pool2d(img, img.shape[-1] // ENC), F.avg_pool2d(after, after.shape[-1] // ENC)
+    rend = (lambda m, pl, c, x, src: render(m, pl, c, x, src)) if detail else (lambda m, pl, c, x, src: m.render(pl, c))
     with torch.no_grad():
         planes_t = teacher.encode(after, cam, null_tokens(N))
     rng = np.random.default_rng(seed)
@@ -220,13 +233,13 @@ def adapt(model: Editor, teacher: Editor, img, cam, after, vcams, steps=150, lr=
         B = len(idx)
         x, c, y = img[idx], cam[idx], after[idx]
         pl = model.encode(x, c, tokens.expand(B, -1, -1), norm[None].expand(B, -1))
-        rgb, raw, _ = render(model, pl, c, x, c)
+        rgb, raw, _ = rend(model, pl, c, x, c)
         l_diff = (rgb - _at(y, rgb.shape[-1])).abs().mean() + 0.5 * (raw - _at(y, raw.shape[-1])).abs().mean()
         v = torch.from_numpy(rng.integers(0, vcams.shape[1], B))
         vc = vcams[idx, v]
         with torch.no_grad():
-            rgb_t, _, dep_t = render(teacher, planes_t[idx], vc, y, c)
-        rgb_v, _, dep_v = render(model, pl, vc, x, c)
+            rgb_t, _, dep_t = rend(teacher, planes_t[idx], vc, y, c)
+        rgb_v, _, dep_v = rend(model, pl, vc, x, c)
         loss = l_diff + 0.5 * (pl - planes_t[idx]).abs().mean() + (rgb_v - rgb_t).abs().mean() + 2 * (dep_v - dep_t).abs().mean()
         opt.zero_grad()
         loss.backward()
@@ -325,7 +338,9 @@ def main(argv=None):
     ap.add_argument("--minutes", type=float, default=5.0, help="optimisation time budget")
     ap.add_argument("--steps", type=int, default=None, help="step cap (default: none, the budget decides)")
     ap.add_argument("--lr", type=float, default=3e-2)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1: on 2 shared cores a second thread mostly spins)")
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--detail", action="store_true", help="losses through the full-resolution detail path (2x slower)")
     ap.add_argument("--weights", default=None, help="editor state_dict (default: assets/editor/editor.pt)")
     ap.add_argument("--out", default=os.path.join(ASSETS, "styles"))
     ap.add_argument("--progress", action="store_true", help="JSON lines on stdout")
@@ -379,7 +394,8 @@ def run(args, rep: Reporter) -> int:
         return False
 
     t0 = time.time()
-    tokens, norm, loss = adapt(model, teacher, img, cam, aft, vcams, steps=args.steps, lr=args.lr, seconds=budget, on_step=on_step)
+    tokens, norm, loss = adapt(model, teacher, img, cam, aft, vcams, steps=args.steps, lr=args.lr, seconds=budget, on_step=on_step,
+                               batch=args.batch, detail=args.detail)
     rep.progress(adapt.last_steps, adapt.last_seconds, budget, loss, every=0)
     meta = {"label": (args.label or args.name)[:60], "pairs": len(items), "steps": adapt.last_steps,
             "seconds": round(adapt.last_seconds, 1), "wall_seconds": round(time.time() - t0, 1), "minutes": args.minutes,

@@ -102,7 +102,7 @@ class Evaluator:
         return {"l1": float((self.x - self.gt).abs().mean()), "dssim": float(((1 - ssim(self.x, self.gt, self.w)) / 2).mean())}
 
 
-def run_config(model, teacher, items, ev, marks_s, lr, log):
+def run_config(model, teacher, items, ev, marks_s, lr, log, batch=2, detail=False):
     img, aft, cam, vcams = A.tensors(items)
     todo = sorted(marks_s)
     snaps = []
@@ -118,7 +118,8 @@ def run_config(model, teacher, items, ev, marks_s, lr, log):
         return not todo
 
     t0 = time.time()
-    A.adapt(model, teacher, img, cam, aft, vcams, steps=None, seconds=marks_s[-1] + 1e-3, lr=lr, on_step=on_step)
+    A.adapt(model, teacher, img, cam, aft, vcams, steps=None, seconds=marks_s[-1] + 1e-3, lr=lr, on_step=on_step,
+            batch=batch, detail=detail)
     return {"snapshots": snaps, "steps": A.adapt.last_steps, "wall_s": round(time.time() - t0, 1),
             "s_per_step": round(A.adapt.last_seconds / max(1, A.adapt.last_steps), 4)}
 
@@ -184,7 +185,9 @@ def main(argv=None):
     ap.add_argument("--pairs", default="2,5,10,20,50")
     ap.add_argument("--marks", default="0.1,1,2,5", help="minutes")
     ap.add_argument("--lr", type=float, default=3e-2)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--detail", action="store_true")
     ap.add_argument("--weights", default=None)
     ap.add_argument("--json", default=os.path.join(DOCS, "adaptation-table2.json"))
     ap.add_argument("--md", default=os.path.join(DOCS, "adaptation-table2.md"))
@@ -201,7 +204,8 @@ def main(argv=None):
     rep = None
     if os.path.exists(args.json) and not args.fresh:
         rep = json.load(open(args.json))
-        if rep.get("editor") != editor or rep.get("marks_min") != marks or rep.get("demo") != args.demo:
+        if (rep.get("editor") != editor or rep.get("marks_min") != marks or rep.get("demo") != args.demo
+                or rep.get("batch") != args.batch or rep.get("detail") != args.detail or rep.get("threads") != args.threads):
             log("existing JSON is for other weights/marks/style: starting fresh")
             rep = None
     log("analysing faces…")
@@ -213,7 +217,7 @@ def main(argv=None):
     if rep is None:
         z = A.null_tokens(1)
         rep = {"demo": args.demo, "marks_min": marks, "editor": editor, "weights": os.path.relpath(weights, os.path.join(A.HERE, "..", "..")),
-               "eval_faces": [n for n, _, _ in faces], "lr": args.lr, "threads": args.threads,
+               "eval_faces": [n for n, _, _ in faces], "lr": args.lr, "threads": args.threads, "batch": args.batch, "detail": args.detail,
                "unedited": ev.unedited(), "t0": ev(z, model.default_norm.detach()), "rows": []}
     rep["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rep["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} threads"
@@ -224,7 +228,7 @@ def main(argv=None):
             continue
         items = pool[:n]
         log(f"{n} pairs ({len(items)} usable), {marks[-1]:g} min…")
-        r = run_config(model, teacher, items, ev, [m * 60 for m in marks], args.lr, log)
+        r = run_config(model, teacher, items, ev, [m * 60 for m in marks], args.lr, log, args.batch, args.detail)
         rep["rows"].append({"pairs": n, "usable": len(items), **r})
         rep["rows"].sort(key=lambda r: r["pairs"])
         json.dump(rep, open(args.json, "w"), indent=1)

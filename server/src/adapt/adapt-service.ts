@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +47,7 @@ export class AdaptService {
       python: o.python ?? DEFAULT_PYTHON,
       trainingDir: TRAINING_DIR,
       concurrency: o.concurrency ?? 1,
-      threads: o.threads ?? 2,
+      threads: o.threads ?? 1,
       graceS: o.graceS,
       expect,
     });
@@ -59,12 +60,18 @@ export class AdaptService {
     return this.styles.presets();
   }
 
-  /** A free style id for a display name ('Ocean blue' → 'ocean-blue', then 'ocean-blue-2', …). */
+  /**
+   * A new style id for a display name: 'Ocean blue' → 'ocean-blue-k3f9x'. Never an id used
+   * before: filter workers cache a preset's tensors by id for as long as they run, so a deleted
+   * style's id must not come back with other tensors behind it.
+   */
   styleIdFor(label: string): string {
     const base = label.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'style';
     const taken = (id: string) => this.reserved.has(id) || this.styles.has(id) || this.jobs.pendingIds().has(id);
-    if (!taken(base)) return base;
-    for (let i = 2; ; i++) if (!taken(`${base}-${i}`)) return `${base}-${i}`;
+    for (;;) {
+      const id = `${base}-${crypto.randomBytes(4).readUInt32BE(0).toString(36).slice(0, 5).padStart(5, '0')}`;
+      if (!taken(id)) return id;
+    }
   }
 
   close(): Promise<void> {
@@ -86,13 +93,14 @@ function intEnv(name: string, dflt: number, min: number): number {
 /**
  * Options from the environment: PE_DATA_DIR (user styles and job inputs; default data/ at the
  * repository root; filter workers inherit it to find the styles), PE_ADAPT_CONCURRENCY (jobs at
- * once, 1), PE_ADAPT_THREADS (torch threads per job, 2), PE_ADAPT_PYTHON (the trainer's Python).
+ * once, 1), PE_ADAPT_THREADS (torch threads per job, 1: on 2 cores shared with calls a second
+ * thread mostly spins), PE_ADAPT_PYTHON (the trainer's Python).
  */
 export function adaptOptionsFromEnv(): Pick<AdaptServiceOptions, 'dataDir' | 'concurrency' | 'threads' | 'python'> {
   return {
     dataDir: path.resolve(process.env.PE_DATA_DIR || DEFAULT_DATA_DIR),
     concurrency: intEnv('PE_ADAPT_CONCURRENCY', 1, 1),
-    threads: intEnv('PE_ADAPT_THREADS', 2, 1),
+    threads: intEnv('PE_ADAPT_THREADS', 1, 1),
     python: process.env.PE_ADAPT_PYTHON || DEFAULT_PYTHON,
   };
 }
