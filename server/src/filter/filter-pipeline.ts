@@ -32,6 +32,9 @@ export interface FilterPipelineOptions {
 
 type State = FilterStats['state'];
 
+/** A decoder silent this long (ms) after its first frame gets a keyframe requested. */
+const STALL_KEYFRAME_MS = 1000;
+
 /** Per-frame timing for benchmarks; emitted only while someone listens. */
 export const pipelineEvents = new EventEmitter();
 
@@ -87,6 +90,10 @@ export class FilterPipeline extends EventEmitter {
   private loopStats: FrameLoopStats | null = null;
   private lastSwitchMs: number | null = null;
   private lastPromptSwitch: PromptSwitchTimes | null = null;
+  /** When the decoder last produced a frame, and keyframes asked for because it went silent. */
+  private lastDecodedAt = 0;
+  private lastStallKeyframe = 0;
+  stallKeyframes = 0;
   private thumbnailSeq = 0;
   private readonly thumbnailWaits = new Map<number, (m: Extract<FromWorker, { type: 'thumbnails' }>) => void>();
   private closing: Promise<void> | null = null;
@@ -211,6 +218,7 @@ export class FilterPipeline extends EventEmitter {
         return;
       case 'firstFrame':
         this.firstFrameSeen = true;
+        this.lastDecodedAt = m.at;
         if (this.keyframeTimer) clearInterval(this.keyframeTimer);
         this.keyframeTimer = null;
         return;
@@ -229,6 +237,7 @@ export class FilterPipeline extends EventEmitter {
     this.loopStats = m.loop;
     if (m.lastSwitchMs !== null) this.lastSwitchMs = m.lastSwitchMs;
     if (m.promptSwitch) this.lastPromptSwitch = m.promptSwitch;
+    if (m.decoded.length > 0) this.lastDecodedAt = m.decoded[m.decoded.length - 1];
     for (let i = 0; i < m.decoded.length; i++) this.decodeMatch.end(m.decoded[i]);
     for (let i = 0; i + 1 < m.encoded.length; i += 2) {
       const tIn = m.encoded[i];
@@ -271,6 +280,15 @@ export class FilterPipeline extends EventEmitter {
     if (now - this.lastHeard > limit) {
       this.hung = true;
       this.fail(`filter worker stopped answering (no report for ${Math.round(now - this.lastHeard)} ms); killed`);
+      return;
+    }
+    // Packets lost on the way to the decoder (a starved machine lets its UDP buffer overflow)
+    // leave VP8 without a reference: ffmpeg then decodes nothing until the next keyframe, and
+    // it cannot ask for one itself. A decoder silent for a second gets one asked for it.
+    if (this.firstFrameSeen && this.consumer && !this.consumer.closed && now - this.lastDecodedAt > STALL_KEYFRAME_MS && now - this.lastStallKeyframe > STALL_KEYFRAME_MS) {
+      this.lastStallKeyframe = now;
+      this.stallKeyframes++;
+      void this.consumer.requestKeyFrame().catch(() => {});
     }
   }
 
