@@ -60,8 +60,8 @@ export class AdaptPanel {
     this.msg = q('.msg');
     this.jobsBox = q('.jobs');
     this.stylesBox = q('.styles-list');
-    this.files.addEventListener('change', () => this.pick([...(this.files.files ?? [])]));
-    this.folder.addEventListener('change', () => this.pick([...(this.folder.files ?? [])]));
+    this.files.addEventListener('change', () => this.pick([...(this.files.files ?? [])], false));
+    this.folder.addEventListener('change', () => this.pick([...(this.folder.files ?? [])], true));
     this.name.addEventListener('input', () => this.updateStart());
     q('form').addEventListener('submit', (e) => {
       e.preventDefault();
@@ -78,7 +78,7 @@ export class AdaptPanel {
     return (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name;
   }
 
-  private pick(files: File[]): void {
+  private pick(files: File[], fromFolder: boolean): void {
     this.ready = null;
     const zips = files.filter((f) => /\.zip$/i.test(f.name));
     const images = files.filter((f) => !/\.zip$/i.test(f.name));
@@ -95,7 +95,7 @@ export class AdaptPanel {
       if (p.split('/').some((s) => s.startsWith('.'))) continue;
       if (!isPairImageName(p)) {
         // A folder often holds other files; only images need the naming rule.
-        if (!this.folder.files?.length) problems.push(`${p}: not a PNG, JPEG or WebP image`);
+        if (!fromFolder) problems.push(`${p}: not a PNG, JPEG or WebP image`);
         continue;
       }
       const k = pairKey(p);
