@@ -42,7 +42,7 @@ describe('PortraitEditor (committed ONNX on onnxruntime-node)', () => {
     expect(d).toBeLessThan(1e-3);
   });
 
-  it('outputs a 3×128² image in [0,1] and a plausible depth; the prompt changes the output', async () => {
+  it('outputs a 3×256² image in [0,1] and a plausible depth; the prompt changes the output', async () => {
     const p = parityFixture();
     const cam = frontalCamera();
     const gold = (await ed.textTokens('make him a golden statue'))!;
@@ -53,13 +53,19 @@ describe('PortraitEditor (committed ONNX on onnxruntime-node)', () => {
     const b = await ed.edit({ image: p.image, srcCam: cam, tgtCam: cam, tokens: sketch.tokens });
     expect(a.rgb.length).toBe(3 * N * N);
     expect(a.depth.length).toBe(32 * 32);
-    for (const v of a.rgb) expect(v >= 0 && v <= 1).toBe(true);
-    for (const v of a.depth) expect(v > 2 && v < 3.5).toBe(true);
+    // one expect per range (not per value: 196k expects take seconds)
+    const range = (v: Float32Array) => v.reduce(([lo, hi], x) => [Math.min(lo, x), Math.max(hi, x)], [Infinity, -Infinity]);
+    const [rLo, rHi] = range(a.rgb);
+    const [dLo, dHi] = range(a.depth);
+    expect(rLo).toBeGreaterThanOrEqual(0);
+    expect(rHi).toBeLessThanOrEqual(1);
+    expect(dLo).toBeGreaterThan(2);
+    expect(dHi).toBeLessThan(3.5);
     expect(meanAbs(a.rgb, b.rgb)).toBeGreaterThan(0.01);
     // and the view changes it too
     const c = await ed.edit({ image: p.image, srcCam: cam, tgtCam: cameraForView(25, 0), tokens: gold.tokens });
     expect(meanAbs(a.rgb, c.rgb)).toBeGreaterThan(0.002);
-  });
+  }, SLOW);
 
   it('maps prompts: exact phrasings, style ids, free text through MiniLM; bank fallback by words', async () => {
     const bank = ed.bank;

@@ -2,8 +2,9 @@
  * The trained 3DPE editor (models/assets/editor/editor.onnx, trained by
  * models/training/pe_editor) on onnxruntime-node, CPU execution provider.
  *
- * Graph: image (1,3,128,128) in [0,1] + src_cam (1,25) + tgt_cam (1,25) + tokens (1,K,D) +
- * norm (1,NORM) → rgb (1,3,128,128) in [0,1] at tgt_cam, depth (1,1,32,32).
+ * Graph: image (1,3,256,256) in [0,1] + src_cam (1,25) + tgt_cam (1,25) + tokens (1,K,D) +
+ * norm (1,NORM) → rgb (1,3,256,256) in [0,1] at tgt_cam, depth (1,1,32,32). The image-prompt
+ * encoder takes references at 128² (the editor's encoders work at 128² internally).
  * Prompt tokens and E_high's normalisation affine are inputs, so an adapted style is a small
  * tensor pair (tokens + norm) and needs no re-export.
  */
@@ -16,7 +17,9 @@ import { PromptBank, normalizeText, type PromptMatch } from './prompt-bank.js';
 import { TextEncoder384 } from './text-encoder.js';
 
 export const EDITOR_ASSETS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets', 'editor');
-export const EDITOR_SIZE = 128;
+export const EDITOR_SIZE = 256;
+/** Reference images for image prompts are encoded at this size (image_prompt.onnx). */
+export const IMAGE_PROMPT_SIZE = 128;
 
 export interface PortraitEditorOptions {
   assetsDir?: string;
@@ -32,7 +35,7 @@ export interface PortraitEditorOptions {
 }
 
 export interface EditInput {
-  /** Aligned crop, CHW float32 in [0, 1], 3×128×128. */
+  /** Aligned crop, CHW float32 in [0, 1], 3×EDITOR_SIZE². */
   image: Float32Array;
   srcCam: ArrayLike<number>;
   tgtCam: ArrayLike<number>;
@@ -42,7 +45,7 @@ export interface EditInput {
 }
 
 export interface EditOutput {
-  /** CHW float32 in [0, 1], 3×128×128. */
+  /** CHW float32 in [0, 1], 3×EDITOR_SIZE². */
   rgb: Float32Array;
   /** 32×32 depth (distance along the camera axis). */
   depth: Float32Array;
@@ -210,13 +213,13 @@ export class PortraitEditor {
     return { style: ent.style, text: ent.text, how: 'encoder', score: bestCos, tokens: Float32Array.from(out.tokens.data as Float32Array) };
   }
 
-  /** Tokens for a reference image (image prompt): any RGB24 frame, resized to 128². */
+  /** Tokens for a reference image (image prompt): any RGB24 frame, resized to IMAGE_PROMPT_SIZE². */
   async imageTokens(ref: Frame): Promise<Float32Array> {
     if (!this.imageSession) {
       this.imageSession = await ort.InferenceSession.create(path.join(this.assetsDir, 'image_prompt.onnx'), this.sessionOptions);
     }
-    const x = frameToCHW(ref, EDITOR_SIZE);
-    const out = await this.imageSession.run({ ref: new ort.Tensor('float32', x, [1, 3, EDITOR_SIZE, EDITOR_SIZE]) });
+    const x = frameToCHW(ref, IMAGE_PROMPT_SIZE);
+    const out = await this.imageSession.run({ ref: new ort.Tensor('float32', x, [1, 3, IMAGE_PROMPT_SIZE, IMAGE_PROMPT_SIZE]) });
     return Float32Array.from(out.tokens.data as Float32Array);
   }
 

@@ -170,6 +170,9 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train", default=None, help="stage 1: only these parameter prefixes train, comma-"
+                    "separated (e.g. refine,sr to fit a new detail path onto a trained prior cheaply: "
+                    "no backward pass through the encoders and the renderer)")
     ap.add_argument("--init", default=None, help="stage 1 without a checkpoint: start from these weights "
                     "(a state_dict; modules it lacks keep their fresh initialisation)")
     args = ap.parse_args(argv)
@@ -182,13 +185,22 @@ def main(argv=None):
     model = Editor()
     teacher = None
     if args.stage == 1:
-        params = [p for n, p in model.named_parameters()
-                  if not n.startswith(("xattn.", "text_proj.", "image_prompt."))]
+        only = tuple(f"{t}." for t in args.train.split(",")) if args.train else None
+        for n, p in model.named_parameters():
+            p.requires_grad_(not n.startswith(("xattn.", "text_proj.", "image_prompt."))
+                             and (only is None or n.startswith(only)))
+        params = [p for p in model.parameters() if p.requires_grad]
         lr = args.lr or 1e-3
     else:
         s1 = torch.load(os.path.join(CKPT_DIR, "editor_stage1.pt"), map_location="cpu")
         model.load_state_dict(s1["model"])
         teacher = copy.deepcopy(model).eval()
+        if args.init and not os.path.exists(ck):
+            # warm start of the prompt path from an earlier stage-2 model with the same prior
+            sd = torch.load(args.init, map_location="cpu")
+            sd = {k: v for k, v in sd.get("model", sd).items() if k.startswith(("xattn.", "text_proj.", "image_prompt."))}
+            model.load_state_dict(sd, strict=False)
+            print(f"prompt path initialised from {args.init} ({len(sd)} tensors)")
         for p in teacher.parameters():
             p.requires_grad_(False)
         train = ("xattn.", "text_proj.", "image_prompt.")
@@ -207,7 +219,7 @@ def main(argv=None):
             for g in opt.param_groups:
                 g["lr"] = args.lr
         print(f"resumed {ck} at step {step} ({secs / 60:.1f} min trained)")
-    elif args.init:
+    elif args.init and args.stage == 1:
         sd = torch.load(args.init, map_location="cpu")
         missing, unexpected = model.load_state_dict(sd.get("model", sd), strict=False)
         if args.stage == 1:
