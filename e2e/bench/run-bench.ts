@@ -139,7 +139,7 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
   await waitUntil(`${n} pipelines running`, () => {
     const s = allStats(server);
     return s.length === n && s.every((x) => x.state === 'running' && x.fpsOut > 0);
-  }, lo.processor === 'editor' ? 30_000 + n * 30_000 : 30_000);
+  }, lo.processor === 'editor' ? 60_000 + n * 60_000 : 60_000);
   await sleep(lo.processor === 'editor' ? 5000 : 3000); // warm-up: encoder rate control, first keyframes, first inferences
 
   const added: number[] = [];
@@ -168,11 +168,24 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
   const pub0 = cpuSeconds(pubs.pid);
   const m0 = machineCpu();
   const rss: number[] = [];
+  /** State or pass-through reason changes of any stream, with when (s into the run). */
+  const events: { t: number; peer: string; state: string; reason: string | null }[] = [];
+  const lastSeen = new Map<string, string>();
   const t0 = Date.now();
   let nextMinute = t0 + 60_000;
   while (Date.now() - t0 < seconds * 1000) {
     await sleep(1000);
-    snaps.push(allStats(server));
+    const now = allStats(server);
+    for (const st of now) {
+      const key = `${st.state}|${st.passthroughReason}`;
+      if (lastSeen.get(st.peerId) !== key) {
+        lastSeen.set(st.peerId, key);
+        const e = { t: Math.round((Date.now() - t0) / 1000), peer: st.peerId.slice(0, 8), state: st.state, reason: st.passthroughReason };
+        events.push(e);
+        process.stderr.write(`\n[bench] ${label} +${e.t} s: stream ${e.peer} ${e.state}${e.reason ? ` (${e.reason})` : ''}\n`);
+      }
+    }
+    snaps.push(now);
     snapMinute.push(perMinute.length);
     rss.push(serverPids(server, workerPids).reduce((a, p) => a + rssMb(p), 0));
     mem.push(memorySample(server, workerPids));
@@ -256,6 +269,15 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
       })
       .filter((m) => m.frames > 50),
     dropped: flat.length ? Math.max(...col('dropped')) : 0,
+    /** Stream state / pass-through reason changes during the run (failures, restarts). */
+    events: events.slice(0, 50),
+    /**
+     * CPU the server side (SFU, mediasoup, filter workers, ffmpeg) spent per frame out, and the
+     * streams at --threshold-fps that would fit all cores at that cost: a capacity estimate that
+     * holds when other work on a shared machine squeezes the measured rates.
+     */
+    cpuMsPerFrame: fpsOutTotal(flat, n) > 0 ? Math.round((serverCpu * 1000) / fpsOutTotal(flat, n)) : null,
+    estStreamsAtThreshold: fpsOutTotal(flat, n) > 0 ? r1(CORES / ((serverCpu / fpsOutTotal(flat, n)) * THRESHOLD)) : null,
     cpu: {
       serverCoresUsed: Math.round(serverCpu * 100) / 100,
       publishersCoresUsed: Math.round(pubCores * 100) / 100,
@@ -270,6 +292,12 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
       end: mem.length ? roundAll(mem[mem.length - 1]) : null,
     },
   };
+}
+
+/** Frames per second out of all n streams together (mean of the per-second samples × n). */
+function fpsOutTotal(flat: FilterStats[], n: number): number {
+  if (!flat.length) return 0;
+  return (flat.reduce((a, s) => a + s.fpsOut, 0) / flat.length) * n;
 }
 
 function roundAll(m: Memory): Memory {
@@ -375,7 +403,8 @@ if (!skip.has('load')) {
   for (const p of opt.load!.split(',').filter(Boolean)) load.push(await loadTest(p, Number(opt['max-streams']), Number(opt['load-seconds'])));
   result.load = load;
   console.log(`\nLoad test: edited streams until one falls below ${THRESHOLD} fps out (640x480@${FPS} fps in, real clip, no receiver; ${CORES} cores shared with whatever else runs)`);
-  console.log(table(load.flatMap((l) => l.rows), ['processor', 'streams', 'held', 'fpsOutMin', 'fpsOut', 'editedShare', 'processMs', 'addedLatencyMs.median', 'addedLatencyMs.p95', 'dropped', 'cpu.serverCoresUsed', 'cpu.publishersCoresUsed', 'cpu.otherCoresUsed', 'cpu.machinePercent', 'memory.end.filterRssMb']));
+  console.log(table(load.flatMap((l) => l.rows), ['processor', 'streams', 'held', 'fpsOutMin', 'fpsOut', 'editedShare', 'processMs', 'addedLatencyMs.median', 'addedLatencyMs.p95', 'dropped', 'cpu.serverCoresUsed', 'cpu.publishersCoresUsed', 'cpu.otherCoresUsed', 'cpu.loadAvgBefore', 'cpuMsPerFrame', 'estStreamsAtThreshold', 'memory.end.filterRssMb']));
+  console.log('(cpuMsPerFrame: server-side CPU per frame out; estStreamsAtThreshold: streams at that cost that would fill all cores at the threshold rate, publishers elsewhere)');
   for (const l of load) {
     const past = l.rows.find((r) => !r.held);
     console.log(`${l.processor}: ${l.maxHeld} stream(s) held at ≥ ${THRESHOLD} fps` + (past ? `; at ${past.streams}: slowest stream ${past.fpsOutMin} fps, ${past.dropped} frames dropped, added latency p95 ${past.addedLatencyMs.p95} ms${past.passthroughReasons.length ? `, pass-through: ${past.passthroughReasons.join('; ')}` : ''}` : ` (stopped at --max-streams ${opt['max-streams']})`));

@@ -26,14 +26,14 @@ const PROCESSED_WITHIN_MS = 5000;
  * The limits above are for this machine doing this test. When it is shared with far more work
  * than it has cores (a run queue over twice the cores: training, other suites), every process
  * here — Chromium, ffmpeg, the worker — gets a fraction of a core and the same recovery takes
- * longer; the limits then double, and the log says so.
+ * longer; the limits then stretch with the excess load (at most 4×), and the log says so.
  */
 function slack(): number {
   const load = os.loadavg()[0];
   const cores = os.availableParallelism();
-  if (load <= 2 * cores) return 1;
-  console.warn(`fault test: load average ${load.toFixed(1)} on ${cores} cores; recovery limits doubled`);
-  return 2;
+  const k = Math.min(4, Math.max(1, load / (2 * cores)));
+  if (k > 1) console.warn(`fault test: load average ${load.toFixed(1)} on ${cores} cores; recovery limits × ${k.toFixed(2)}`);
+  return k;
 }
 
 let server: RunningServer;
@@ -81,20 +81,20 @@ describe('filter faults, end to end in Chromium', () => {
     const a = await joinAs('alice', room.hostToken, room.roomId);
     const b = await joinAs('bob', room.guestToken, room.roomId);
     receiverPage = b.page;
-    await waitFor('B to show A raw', () => shows(b.page, a.peerId, 'raw'), 15_000).catch(withView);
+    await waitFor('B to show A raw', () => shows(b.page, a.peerId, 'raw'), 30_000).catch(withView);
     // A and B are on routers on different mediasoup workers: A's media reaches B through a pipe.
     const spread = server.registry.liveRooms().find((r) => r.id === room.roomId)!.routers.describe();
     expect(spread.satellites.length, JSON.stringify(spread)).toBe(1);
     expect(spread.satellites[0]).not.toBe(spread.home);
 
     await a.page.getByTestId('filter-toggle').check();
-    await waitFor('B to show A processed', () => shows(b.page, a.peerId, 'processed'), 20_000).catch(withView);
+    await waitFor('B to show A processed', () => shows(b.page, a.peerId, 'processed'), 30_000).catch(withView);
     // B's filter runs beside A's: a fault in A's worker must not touch it.
     await b.page.getByTestId('filter-toggle').check();
     const bPipe = await waitFor('B\'s pipeline running', async () => {
       const p = pipelineOf(b.peerId);
       return p?.state === 'running' && p.workerPid ? p : null;
-    }, 10_000);
+    }, 30_000);
 
     const seenPids = new Set<number>();
     const results: Record<string, { rawMs: number; restartMs: number; processedMs: number; afterRestartMs: number; limitsX: number }> = {};
@@ -102,7 +102,7 @@ describe('filter faults, end to end in Chromium', () => {
       const before = await waitFor('A\'s pipeline running', async () => {
         const p = pipelineOf(a.peerId);
         return p?.state === 'running' && p.workerPid && p.decoderPid && p.encoderPid ? p : null;
-      }, 5_000);
+      }, 15_000);
       for (const pid of before.pids) seenPids.add(pid);
       const t0 = Date.now();
       if (fault === 'decoder') signal(before.decoderPid!, 'SIGKILL');
@@ -111,8 +111,8 @@ describe('filter faults, end to end in Chromium', () => {
       else signal(before.workerPid!, 'SIGSTOP');
 
       const k = slack();
-      const rawLimit = fault === 'hang' ? HEARTBEAT_MS + RAW_WITHIN_MS * k : RAW_WITHIN_MS * k;
-      const processedLimit = PROCESSED_WITHIN_MS * k;
+      const rawLimit = Math.round(fault === 'hang' ? HEARTBEAT_MS + RAW_WITHIN_MS * k : RAW_WITHIN_MS * k);
+      const processedLimit = Math.round(PROCESSED_WITHIN_MS * k);
       await waitFor(`${fault}: B to show A raw`, () => shows(b.page, a.peerId, 'raw'), rawLimit + 3000, 50).catch(withView);
       const rawMs = Date.now() - t0;
       if (fault === 'hang') signal(before.workerPid!, 'SIGKILL'); // the server killed it already; make sure
@@ -120,17 +120,17 @@ describe('filter faults, end to end in Chromium', () => {
       const restarted = await waitFor(`${fault}: A's pipeline to restart`, async () => {
         const p = pipelineOf(a.peerId);
         return p && p.workerPid !== before.workerPid ? p : null;
-      }, 8_000).catch(withView);
+      }, 20_000).catch(withView);
       const restartMs = Date.now() - t0;
       await waitFor(`${fault}: B to show A processed again`, () => shows(b.page, a.peerId, 'processed'), processedLimit + 3000, 50).catch(withView);
       const processedMs = Date.now() - t0;
-      results[fault] = { rawMs, restartMs, processedMs, afterRestartMs: processedMs - restartMs, limitsX: k };
+      results[fault] = { rawMs, restartMs, processedMs, afterRestartMs: processedMs - restartMs, limitsX: Math.round(k * 100) / 100 };
       console.log(`fault ${fault}: raw at B after ${rawMs} ms, restart began after ${restartMs} ms, processed at B again after ${processedMs} ms (${processedMs - restartMs} ms after the restart)`);
 
       expect(rawMs, `${fault}: raw within ${rawLimit} ms`).toBeLessThanOrEqual(rawLimit);
       expect(processedMs - restartMs, `${fault}: processed within ${processedLimit} ms of the restart`).toBeLessThanOrEqual(processedLimit);
       // The faulty pipeline's processes are all gone; B's pipeline never noticed.
-      await waitFor(`${fault}: old processes gone`, async () => before.pids.every((p) => !processRunning(p)), 5_000);
+      await waitFor(`${fault}: old processes gone`, async () => before.pids.every((p) => !processRunning(p)), 10_000);
       const bNow = pipelineOf(b.peerId);
       expect(bNow?.workerPid, `${fault}: B's worker untouched`).toBe(bPipe.workerPid);
       expect(bNow?.state).toBe('running');
@@ -142,7 +142,7 @@ describe('filter faults, end to end in Chromium', () => {
     // The cap: A and B hold both edited-stream slots. C's filter is refused gracefully: C's
     // video stays raw for everyone, C's panel says why, and A's and B's streams are untouched.
     const c = await joinAs('carol', room.guestToken, room.roomId);
-    await waitFor('B to show C raw', () => shows(b.page, c.peerId, 'raw'), 15_000).catch(withView);
+    await waitFor('B to show C raw', () => shows(b.page, c.peerId, 'raw'), 30_000).catch(withView);
     await c.page.getByTestId('filter-toggle').check();
     const why = await waitFor('C\'s panel to say why', async () => {
       const t = await c.page.getByTestId('panel-status').textContent();
@@ -165,9 +165,9 @@ describe('filter faults, end to end in Chromium', () => {
     const after = await waitFor('server to free everything', async () => {
       const r = server.resources();
       return r.peers === 0 && r.ffmpegPids.length === 0 && r.filterWorkerPids.length === 0 && r.filterSlotsUsed === 0 && r.decoderPortsAllocated === 0 ? r : null;
-    }, 10_000);
+    }, 20_000);
     expect(after.spareWorkerPids.length).toBeLessThanOrEqual(1);
     for (const pid of seenPids) expect(processRunning(pid), `pid ${pid}`).toBe(false);
-    await waitFor('room to close', async () => server.resources().rooms === 0, 5_000);
-  }, 150_000);
+    await waitFor('room to close', async () => server.resources().rooms === 0, 10_000);
+  }, 240_000);
 });
