@@ -70,8 +70,19 @@ describe.skipIf(!CAN_TRAIN)('teach a style from the panel', () => {
     await pa.getByTestId('adapt-minutes').selectOption('1');
     await pa.getByTestId('adapt-start').click();
     const job = pa.locator('[data-testid=adapt-job][data-style-id^=e2e-teal-]');
-    await waitFor('the job to train', async () => (await job.getAttribute('data-state')) === 'running' && /step \d+ · loss/.test((await job.textContent()) ?? ''), 120_000, 500);
-    await waitFor('the job to finish', async () => (await job.getAttribute('data-state')) === 'done', 240_000, 1000);
+    // The job row shows progress (step, loss, time, ETA) while it trains, then 'done'.
+    let sawProgress = false;
+    let lastText = '';
+    const end = await waitFor('the job to end', async () => {
+      const state = await job.getAttribute('data-state').catch(() => null);
+      lastText = (await job.textContent().catch(() => '')) ?? '';
+      sawProgress ||= state === 'running' && /step \d+ · loss [\d.]+ · \d+:\d\d of 1:00 · ETA/.test(lastText);
+      return state === 'done' || state === 'failed' ? state : null;
+    }, 420_000, 250).catch((e) => {
+      throw new Error(`${(e as Error).message}; job row: ${lastText}`);
+    });
+    expect(end, lastText).toBe('done');
+    expect(sawProgress).toBe(true);
     const styleId = (await job.getAttribute('data-style-id'))!;
 
     // Another room's gallery lists it within its refresh period; picking it edits Bob's live
@@ -93,5 +104,5 @@ describe.skipIf(!CAN_TRAIN)('teach a style from the panel', () => {
     });
     expect(stats.processor).toMatch(/editor/);
     expect(fs.existsSync(path.join(dataDir, 'styles', `${styleId}.json`))).toBe(true);
-  }, 600_000);
+  }, 720_000);
 });

@@ -18,7 +18,7 @@ export interface AdaptJobsOptions {
   concurrency: number;
   /** torch threads per job. */
   threads: number;
-  /** Seconds allowed beyond the optimisation budget (loading, face analysis, saving). */
+  /** Seconds allowed beyond the optimisation budget (loading, face analysis, saving); default 300 + 5 per pair. */
   graceS?: number;
   /** Niceness of the trainer process: calls keep the CPU first. */
   nice?: number;
@@ -203,10 +203,13 @@ export class AdaptJobs {
         // Not fatal: the job still runs, only at normal priority.
       }
     }
+    // A safety net for a hung trainer, not a deadline: loading torch and finding the faces come
+    // before the optimisation budget, and take minutes on 2 busy cores.
+    const graceS = this.o.graceS ?? 300 + 5 * j.pairs;
     j.timer = setTimeout(() => {
-      j.error = `the trainer ran past its time budget (${j.minutes} min + ${this.o.graceS ?? 180} s)`;
+      j.error = `the trainer ran past its time budget (${j.minutes} min + ${graceS} s)`;
       this.kill(j);
-    }, (j.minutes * 60 + (this.o.graceS ?? 180)) * 1000);
+    }, (j.minutes * 60 + graceS) * 1000);
     let buf = '';
     let doneSeen = false;
     let errorMsg: string | null = null;
