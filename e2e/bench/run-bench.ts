@@ -76,9 +76,15 @@ async function startPublishers(url: string, token: string, n: number, prompt: st
     cwd: path.join(REPO_ROOT, 'e2e'),
   });
   const lines = readline.createInterface({ input: child.stdout });
+  // One exit listener for the whole run (one per request would pile up over a long soak).
+  let failPending: ((e: Error) => void) | null = null;
+  child.once('exit', (c) => failPending?.(new Error(`publisher process exited (${c})`)));
   const next = () => new Promise<string>((resolve, reject) => {
-    lines.once('line', resolve);
-    child.once('exit', (c) => reject(new Error(`publisher process exited (${c})`)));
+    failPending = reject;
+    lines.once('line', (l) => {
+      failPending = null;
+      resolve(l);
+    });
   });
   const ready = await next();
   if (!ready.startsWith('ready')) throw new Error(`publishers: ${ready}`);
@@ -267,7 +273,8 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
           mediasoupRssMb: mm ? Math.round(mm.mediasoupRssMb) : null, filterRssMb: mm ? Math.round(mm.filterRssMb) : null,
         };
       })
-      .filter((m) => m.frames > 50),
+      // Every minute counts for memory; one with no frames at all is the stream having failed.
+      .filter((m, i, all) => m.frames > 0 || i < all.length - 1),
     dropped: flat.length ? Math.max(...col('dropped')) : 0,
     /** Stream state / pass-through reason changes during the run (failures, restarts). */
     events: events.slice(0, 50),

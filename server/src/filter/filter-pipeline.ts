@@ -277,7 +277,8 @@ export class FilterPipeline extends EventEmitter {
     // a chance before judging the worker.
     if (late) return;
     const limit = this.o.heartbeatMs ?? this.o.workers.heartbeatMs;
-    if (now - this.lastHeard > limit) {
+    // A silent worker still using CPU is slow, not stuck: it gets longer (FilterWorker.hung).
+    if (this.worker ? this.worker.hung(now - this.lastHeard, limit) : now - this.lastHeard > limit) {
       this.hung = true;
       this.fail(`filter worker stopped answering (no report for ${Math.round(now - this.lastHeard)} ms); killed`);
       return;

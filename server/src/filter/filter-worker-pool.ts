@@ -40,6 +40,42 @@ function isFfmpeg(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** CPU time (user + system, ms) a process has used; null where /proc cannot tell. */
+export function processCpuMs(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // USER_HZ
+  } catch {
+    return null;
+  }
+}
+
+/** How much longer than the heartbeat a silent worker that is still computing may take. */
+export const BUSY_SILENCE_FACTOR = 4;
+
+/**
+ * Tells a hung worker from a slow one. A worker whose reports stopped but which keeps using
+ * CPU is computing (a long frame, or a machine so short of cores that its share of one makes a
+ * 100 ms step take seconds): it gets BUSY_SILENCE_FACTOR × the heartbeat before it is given
+ * up. A silent worker using no CPU (stopped, deadlocked, blocked) is hung after the heartbeat.
+ * Without /proc every silence past the heartbeat counts as a hang.
+ */
+export class SilenceJudge {
+  private lastCpu: number | null = null;
+
+  constructor(private readonly cpuMs: () => number | null) {}
+
+  /** Call on every heartbeat check; true when the worker should be treated as hung. */
+  hung(silentMs: number, limitMs: number): boolean {
+    const cpu = this.cpuMs();
+    const busy = cpu !== null && this.lastCpu !== null && cpu > this.lastCpu;
+    this.lastCpu = cpu;
+    if (silentMs <= limitMs) return false;
+    return !busy || silentMs > limitMs * BUSY_SILENCE_FACTOR;
+  }
+}
+
 /**
  * The SFU's handle on one filter worker process. Events: 'message' (FromWorker), 'died'
  * (code, signal) as soon as the process exited, 'exit' (code, signal) once any ffmpeg
@@ -55,11 +91,14 @@ export class FilterWorker extends EventEmitter {
   readonly gone: Promise<void>;
   exited = false;
   private stopping: Promise<void> | null = null;
+  private readonly silence: SilenceJudge;
 
   constructor(private readonly child: ChildProcess, processor: string) {
     super();
     if (child.pid === undefined) throw new Error('could not start a filter worker');
     this.pid = child.pid;
+    const pid = child.pid;
+    this.silence = new SilenceJudge(() => processCpuMs(pid));
     this.initialised = new Promise<string>((resolve, reject) => {
       const onMsg = (m: FromWorker) => {
         if (m.type === 'initialised') resolve(m.processor);
@@ -90,6 +129,14 @@ export class FilterWorker extends EventEmitter {
       });
     });
     this.send({ type: 'init', processor });
+  }
+
+  /**
+   * Whether this worker, silent for `silentMs`, is hung (see SilenceJudge). Call it on every
+   * heartbeat check, silent or not, so it can see whether the worker is using CPU.
+   */
+  hung(silentMs: number, limitMs: number): boolean {
+    return this.silence.hung(silentMs, limitMs);
   }
 
   send(msg: ToWorker): boolean {
