@@ -230,8 +230,10 @@ class SuperRes(nn.Module):
         return base + self.d(h)
 
 
-def high_pass(x, pool=HP_POOL):
-    """x (B,C,H,W) -> x minus its box-blurred self (detail above H/pool)."""
+def high_pass(x, pool=None):
+    """x (B,C,H,W) -> x minus its box-blurred self: the detail above the 32^2 render's band
+    (pool = H / 32, i.e. HP_POOL at IMG; other sizes keep the same band relative to the face)."""
+    pool = pool or max(1, x.shape[-1] * HP_POOL // IMG)
     blur = F.interpolate(F.avg_pool2d(x, pool), scale_factor=float(pool), mode="bilinear", align_corners=False)
     return x - blur
 
@@ -277,7 +279,7 @@ class DetailRefine(nn.Module):
         nn.init.zeros_(self.res.bias)
 
     def forward(self, rgb128, detail, valid):
-        up = F.interpolate(rgb128, scale_factor=2.0, mode="bilinear", align_corners=False)
+        up = F.interpolate(rgb128, size=detail.shape[-2:], mode="bilinear", align_corners=False)
         h = F.leaky_relu(self.a(torch.cat([up, detail, valid], 1)), 0.2)
         return up + torch.sigmoid(self.gate(h)) * detail + self.res(h)
 
