@@ -56,6 +56,9 @@ describe.skipIf(!CAN_TRAIN)('teach a style from the panel', () => {
     const a = await joinAsIn(browser, server.url, 'alice', roomA.hostToken, roomA.roomId);
     const b = await joinAsIn(browser, server.url, 'bob', roomB.hostToken, roomB.roomId);
     const pa = a.page;
+    // Page actions on 2 cores shared with a trainer, an editor and other tests: generous timeouts.
+    pa.setDefaultTimeout(120_000);
+    b.page.setDefaultTimeout(120_000);
     await pa.locator('[data-testid=adapt-panel] summary').click();
 
     // A lone 'before' is refused in the browser, with the reason, and nothing can start.

@@ -150,6 +150,19 @@ def write_docs(rep, md_path, png_path):
                          + f" | {r['steps']} | {r['s_per_step']:.3f} |")
         lines += ["", f"For scale: the unedited input scores {rep['unedited'][metric]:.4f}; the editor with no prompt (t = 0) "
                       f"{rep['t0'][metric]:.4f}.", ""]
+    sps = [r["s_per_step"] for r in rep["rows"] if r.get("s_per_step")]
+    notes = []
+    if sps and max(sps) > 2 * min(sps):
+        notes.append(f"- **Throughput differed {max(sps) / min(sps):.0f}x between rows** ({min(sps):.2f} to {max(sps):.2f} s per step: "
+                     "the load other work put on the shared cores changed during the run), so the rows differ in the number of "
+                     "steps as much as in the number of pairs: compare rows by their `steps` too, not only by the time columns.")
+    u, ed = rep["unedited"]["dssim"], min(s["dssim"] for r in rep["rows"] for s in r["snapshots"])
+    if u < ed:
+        notes.append(f"- On DSSIM the unedited input ({u:.4f}) is closer to the ground truth than any output ({ed:.4f} at best): the "
+                     "editor's renders are blurrier than their input (models/MODEL_CARD.md), and structure is what SSIM measures; "
+                     "the held-out style is a colour mapping, which L1 sees and SSIM barely does. DSSIM hardly moves with adaptation.")
+    if notes:
+        lines += ["## Reading it", ""] + notes + [""]
     crit = rep.get("criterion")
     if crit:
         lines += ["## The issue's target", "",
@@ -193,7 +206,11 @@ def main(argv=None):
     ap.add_argument("--md", default=os.path.join(DOCS, "adaptation-table2.md"))
     ap.add_argument("--png", default=os.path.join(DOCS, "adaptation-table2.png"))
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--docs-only", action="store_true", help="rewrite the markdown and the plot from the JSON")
     args = ap.parse_args(argv)
+    if args.docs_only:
+        write_docs(json.load(open(args.json)), args.md, args.png)
+        return
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     log = lambda s: print(s, file=sys.stderr, flush=True)
@@ -220,7 +237,7 @@ def main(argv=None):
                "eval_faces": [n for n, _, _ in faces], "lr": args.lr, "threads": args.threads, "batch": args.batch, "detail": args.detail,
                "unedited": ev.unedited(), "t0": ev(z, model.default_norm.detach()), "rows": []}
     rep["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    rep["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} threads"
+    rep["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} thread{'s' if args.threads > 1 else ''}"
     done = {r["pairs"] for r in rep["rows"]}
     for n in ns:
         if n in done:
