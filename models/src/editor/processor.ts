@@ -113,6 +113,8 @@ export class EditorProcessor implements FrameProcessor {
   private styleOnScreen = false;
   private switchInfo: PromptSwitch | null = null;
   private seq = 0;
+  /** The source-view blend weight (strength), as the 1×1 alpha compositeFace takes. */
+  private readonly alpha = new Float32Array(1);
   /** Prompt tokens × strength for novel views, reused frame after frame. */
   private scaled: Float32Array | null = null;
   /** The last face crop (CHW) and its camera, for thumbnails on the user's own face. */
@@ -328,7 +330,8 @@ export class EditorProcessor implements FrameProcessor {
           }
         }
         t = performance.now();
-        compositeFace(frame, edited, face.crop, { matte, alpha: new Float32Array([strength]), colorMatch: 0 });
+        this.alpha[0] = strength;
+        compositeFace(frame, edited, face.crop, { matte, alpha: this.alpha, colorMatch: 0 });
         tm.composite += performance.now() - t;
       } else {
         t = performance.now();
@@ -367,11 +370,15 @@ export class EditorProcessor implements FrameProcessor {
     await this.init();
     // The face in the next frame (the user as they are now); the last one seen if none comes.
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 3000);
-      this.faceWaiters.push(() => {
+      const waiter = () => {
         clearTimeout(t);
         resolve();
-      });
+      };
+      const t = setTimeout(() => {
+        this.faceWaiters = this.faceWaiters.filter((w) => w !== waiter);
+        resolve();
+      }, 3000);
+      this.faceWaiters.push(waiter);
     });
     const face = this.lastFace;
     if (!face) return null;
