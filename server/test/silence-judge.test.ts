@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, test } from 'vitest';
-import { BUSY_SILENCE_FACTOR, processCpuMs, SilenceJudge } from '../src/filter/filter-worker-pool.js';
+import { BUSY_SILENCE_FACTOR, processCpu, SilenceJudge } from '../src/filter/filter-worker-pool.js';
 
 // A silent filter worker is hung only if it is not computing: real processes, one spinning on
 // the CPU, one stopped (what the fault test's 'hang' does to a worker).
@@ -15,7 +15,7 @@ afterAll(() => {
 
 /** Checks every 500 ms (the pipeline's heartbeat check) for `ms`, as if silent all along. */
 async function judge(pid: number, silentFrom: number, limit: number, ms: number): Promise<number | null> {
-  const j = new SilenceJudge(() => processCpuMs(pid));
+  const j = new SilenceJudge(() => processCpu(pid));
   for (let t = 0; t <= ms; t += 500) {
     if (j.hung(silentFrom + t, limit)) return silentFrom + t;
     await sleep(500);
@@ -24,7 +24,7 @@ async function judge(pid: number, silentFrom: number, limit: number, ms: number)
 }
 
 describe('hung or just slow', () => {
-  test.skipIf(processCpuMs(process.pid) === null)('a silent worker using no CPU is hung at the limit; one computing gets longer', async () => {
+  test.skipIf(processCpu(process.pid) === null)('a silent worker using no CPU is hung at the limit; one computing gets longer', async () => {
     await sleep(300);
     stopped.kill('SIGSTOP');
     const limit = 1000;
@@ -34,6 +34,23 @@ describe('hung or just slow', () => {
     expect(busyAt).toBeGreaterThan(limit * BUSY_SILENCE_FACTOR);
     expect(busyAt).toBeLessThanOrEqual(limit * BUSY_SILENCE_FACTOR + 500);
   }, 20_000);
+
+  test('a worker that used CPU within the last 1.5 s, though not running right now, is computing', () => {
+    let cpu = 0;
+    let state = 'S';
+    const j = new SilenceJudge(() => ({ cpuMs: cpu, state }));
+    let t = 0;
+    for (; t <= 3000; t += 500) {
+      cpu += 10; // a starved worker: 10 ms of CPU per check, asleep whenever looked at
+      expect(j.hung(t, 3000, t)).toBe(false);
+    }
+    // Then it stops getting CPU at all: hung once the window shows none.
+    for (; t <= 5000; t += 500) if (j.hung(t, 3000, t)) break;
+    expect(t).toBe(4500);
+    state = 'R';
+    expect(j.hung(11_000, 3000, 11_000)).toBe(false);
+    expect(j.hung(12_500, 3000, 12_500)).toBe(true);
+  });
 
   test('without CPU figures every silence past the limit is a hang', () => {
     const j = new SilenceJudge(() => null);

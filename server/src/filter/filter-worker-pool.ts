@@ -40,12 +40,13 @@ function isFfmpeg(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** CPU time (user + system, ms) a process has used; null where /proc cannot tell. */
-export function processCpuMs(pid: number): number | null {
+/** CPU time (user + system, ms) a process has used, and its state letter; null where /proc cannot tell. */
+export function processCpu(pid: number): { cpuMs: number; state: string } | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // USER_HZ
+    const rest = stat.slice(stat.lastIndexOf(')') + 2);
+    const f = rest.split(' ');
+    return { cpuMs: ((Number(f[11]) + Number(f[12])) * 1000) / 100, state: f[0] }; // USER_HZ
   } catch {
     return null;
   }
@@ -53,25 +54,32 @@ export function processCpuMs(pid: number): number | null {
 
 /** How much longer than the heartbeat a silent worker that is still computing may take. */
 export const BUSY_SILENCE_FACTOR = 4;
+/** CPU used over this window (ms), or a runnable state now, means the worker is computing. */
+const BUSY_WINDOW_MS = 1500;
 
 /**
- * Tells a hung worker from a slow one. A worker whose reports stopped but which keeps using
- * CPU is computing (a long frame, or a machine so short of cores that its share of one makes a
- * 100 ms step take seconds): it gets BUSY_SILENCE_FACTOR × the heartbeat before it is given
- * up. A silent worker using no CPU (stopped, deadlocked, blocked) is hung after the heartbeat.
- * Without /proc every silence past the heartbeat counts as a hang.
+ * Tells a hung worker from a slow one. A worker whose reports stopped but which is computing —
+ * runnable right now, or it used CPU in the last 1.5 s — is slow (a long frame, or a machine so
+ * short of cores that a 100 ms step takes seconds): it gets BUSY_SILENCE_FACTOR × the heartbeat
+ * before it is given up. A silent worker that is neither (stopped, deadlocked, blocked) is hung
+ * after the heartbeat. Without /proc every silence past the heartbeat counts as a hang.
  */
 export class SilenceJudge {
-  private lastCpu: number | null = null;
+  private readonly samples: { t: number; cpuMs: number }[] = [];
 
-  constructor(private readonly cpuMs: () => number | null) {}
+  constructor(private readonly probe: () => { cpuMs: number; state: string } | null) {}
 
   /** Call on every heartbeat check; true when the worker should be treated as hung. */
-  hung(silentMs: number, limitMs: number): boolean {
-    const cpu = this.cpuMs();
-    const busy = cpu !== null && this.lastCpu !== null && cpu > this.lastCpu;
-    this.lastCpu = cpu;
+  hung(silentMs: number, limitMs: number, now = performance.now()): boolean {
+    const p = this.probe();
+    if (p) {
+      this.samples.push({ t: now, cpuMs: p.cpuMs });
+      while (this.samples.length > 1 && now - this.samples[1].t >= BUSY_WINDOW_MS) this.samples.shift();
+    }
     if (silentMs <= limitMs) return false;
+    if (!p) return true;
+    const oldest = this.samples[0];
+    const busy = p.state === 'R' || (now - oldest.t >= BUSY_WINDOW_MS * 0.9 && p.cpuMs > oldest.cpuMs);
     return !busy || silentMs > limitMs * BUSY_SILENCE_FACTOR;
   }
 }
@@ -98,7 +106,7 @@ export class FilterWorker extends EventEmitter {
     if (child.pid === undefined) throw new Error('could not start a filter worker');
     this.pid = child.pid;
     const pid = child.pid;
-    this.silence = new SilenceJudge(() => processCpuMs(pid));
+    this.silence = new SilenceJudge(() => processCpu(pid));
     this.initialised = new Promise<string>((resolve, reject) => {
       const onMsg = (m: FromWorker) => {
         if (m.type === 'initialised') resolve(m.processor);
