@@ -88,6 +88,9 @@ type Q = {
   style_l1: { '3dpe_vs_teacher': number; input_vs_teacher: number };
   recon_l1_no_prompt: number;
   ms: { '3dpe_editor_onnxruntime_py_2threads': number; teacher_stylizer: number; teacher_lift_per_view: number };
+  temporal?: { '3dpe': number; teacher: number; input: number; pairs: number; clip: string } | null;
+  engines?: Record<'3dpe' | 'teacher', Record<string, number | null>>;
+  perStyle?: Record<string, unknown>[];
   adapted_style?: { name: string; transform: string; pairs: number; steps: number; l1_adapted: number; l1_best_bank_style: number; best_bank_style: string; l1_unedited_input: number } | null;
 };
 
@@ -97,8 +100,9 @@ export function markdown(speed: Awaited<ReturnType<typeof editorSpeed>>, proc: R
   if (q) {
     L.push(`| identity cosine, input vs source-view output | ${q.identity['3dpe']} | ${q.identity.teacher} |`);
     L.push(`| 3D consistency: identity cosine yaw ±20° vs 0° | ${q.consistency_pm20['3dpe']} (no prompt: ${q.consistency_pm20['3dpe_no_prompt']}) | ${q.consistency_pm20.teacher} |`);
-    L.push(`| style L1 to the teacher's edit (source view, 128², [0,1]) | ${q.style_l1['3dpe_vs_teacher']} | 0 (is the target); unedited input: ${q.style_l1.input_vs_teacher} |`);
+    L.push(`| style L1 to the teacher's edit (source view, 256², [0,1]) | ${q.style_l1['3dpe_vs_teacher']} | 0 (is the target); unedited input: ${q.style_l1.input_vs_teacher} |`);
     L.push(`| reconstruction L1, no prompt | ${q.recon_l1_no_prompt} | — |`);
+    if (q.temporal) L.push(`| temporal: mean frame-to-frame change (×255) on steady frames of ${q.temporal.clip} (input ${q.temporal.input}) | ${q.temporal['3dpe']} | ${q.temporal.teacher} (2D edit per frame) |`);
     L.push(`| ms, editor / stylizer (Python onnxruntime, 2 threads) | ${q.ms['3dpe_editor_onnxruntime_py_2threads']} per view | ${q.ms.teacher_stylizer} + ${q.ms.teacher_lift_per_view} per novel view |`);
   }
   L.push(`| ms, editor in onnxruntime-node (2 threads), source / novel view | ${speed.editorMs} / ${speed.editorMsNovel} | — |`);
@@ -133,7 +137,15 @@ export const evalCommand: CliCommand = {
       }
       quality = JSON.parse(await fsp.readFile(tmp, 'utf8')) as Q;
     }
-    const report = { machine: `${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'})`, speed, processor: proc, quality };
+    // The issue's machine-readable summary at the top level: per engine, with the 3dpe ms from
+    // this runtime (onnxruntime-node) rather than Python's.
+    const engines = quality?.engines
+      ? { ...quality.engines, '3dpe': { ...quality.engines['3dpe'], msPerImage: speed.editorMs } }
+      : { '3dpe': { msPerImage: speed.editorMs } };
+    const report = {
+      machine: `${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'})`, loadAverage: os.loadavg().map((x) => r1(x)),
+      engines, perStyle: quality?.perStyle ?? [], speed, processor: proc, quality,
+    };
     if (typeof o.json === 'string') await fsp.writeFile(o.json, JSON.stringify(report, null, 1));
     const md = markdown(speed, proc, quality);
     if (typeof o.md === 'string') await fsp.writeFile(o.md, md);

@@ -12,7 +12,7 @@ Measures (dlib ResNet face descriptor, as docs/teachers.md; landmarks placed by 
   identity      cosine(input crop, source-view output), mean over faces x styles
   3D consistency cosine between the yaw -20 and +20 renders and the yaw 0 render (pitch = the
                 source's), mean over the two pairs; teacher: 2D edit lifted by the 3D teacher
-  style L1      mean |output - teacher edit| at the source view, 128^2, in [0,1] units; for scale,
+  style L1      mean |output - teacher edit| at the source view, 256^2, in [0,1] units; for scale,
                 `input L1` = |input - teacher edit| (what no edit at all scores)
   recon L1      the editor with no prompt (null tokens) vs the input, source view
   temporal      on talking-d12 (held out): consecutive frames whose aligned input crops barely changed
