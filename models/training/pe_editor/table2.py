@@ -168,6 +168,8 @@ def write_docs(rep, md_path, png_path):
         lines += ["## The issue's target", "",
                   f"With {crit['pairs']} pairs: L1 at 2 min {crit['at_2']:.4f} vs at 5 min {crit['at_5']:.4f} → "
                   f"{100 * crit['ratio'] - 100:+.1f} % ({'within' if crit['ok'] else 'NOT within'} 10 %).", ""]
+    for extra in rep.get("notes", []):
+        lines += [extra, ""]
     lines += ["![distance vs adaptation time](adaptation-table2.png)", "",
               "Raw numbers: `docs/adaptation-table2.json`."]
     open(md_path, "w").write("\n".join(lines) + "\n")
