@@ -215,7 +215,9 @@ describe('viewpoint and background, live (real editor)', () => {
       const r = await viewer.evaluate((id) => {
         const tile = (window as any).__pe.tiles.get(id);
         const c: HTMLCanvasElement | null = tile?.el.querySelector('canvas.keyed') ?? null;
-        if (!c || !c.width) return null;
+        const v: HTMLVideoElement = tile?.video;
+        // Drawn at the video's size once the keyer has had a frame (a fresh canvas is 300×150).
+        if (!c || !v?.videoWidth || c.width !== v.videoWidth) return null;
         const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
         let clear = 0, centreOpaque = 0, centre = 0;
         for (let y = 0; y < c.height; y++) {

@@ -35,6 +35,14 @@ export class Keyer {
     this.rvfcVideo = null;
   }
 
+  /** The tile now shows another video element: follow it (the old one stops giving frames). */
+  retarget(): void {
+    if (!this.running) return;
+    if (this.rvfcVideo) this.rvfcVideo.cancelVideoFrameCallback?.(this.handle);
+    else cancelAnimationFrame(this.handle);
+    this.schedule();
+  }
+
   private schedule(): void {
     if (!this.running) return;
     const v = this.source();

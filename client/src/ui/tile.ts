@@ -67,6 +67,7 @@ export class Tile {
     const old = this.videos[this.front];
     this.front = 1 - this.front;
     old.srcObject = null;
+    this.keyer?.retarget();
     const replaced = this.consumer;
     this.consumer = consumer;
     this.processed = processed;
