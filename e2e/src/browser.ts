@@ -1,4 +1,5 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { FilterStats } from '@portrait-edit/shared';
 
 export const CHROMIUM = process.env.PE_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -88,4 +89,21 @@ export async function joinAs(browser: Browser, baseUrl: string, name: string, to
   await page.goto(`${baseUrl}/?room=${roomId}&token=${token}&name=${name}`);
   const peerId = await waitFor(`${name} to join`, () => page.evaluate(() => (window as any).__pe.state === 'joined' && (window as any).__pe.peerId), 20_000);
   return { page, peerId };
+}
+
+/** The filter stats a page's client holds for a participant (the `window.__pe` debug handle). */
+export const statsAt = (page: Page, peerId: string): Promise<FilterStats | undefined> =>
+  page.evaluate((id) => (window as any).__pe.stats.get(id), peerId);
+
+/** Waits until `page` shows `peerId`'s processed stream with the filter running and editing; the error says what was last seen. */
+export async function waitForEdited(page: Page, peerId: string, ms = 240_000): Promise<void> {
+  let seen = '';
+  await waitFor('B to receive A edited', async () => {
+    const processed = await page.evaluate((id) => (window as any).__pe.tiles.get(id)?.processed, peerId);
+    const s = await statsAt(page, peerId);
+    seen = JSON.stringify({ processed, state: s?.state, reason: s?.passthroughReason, fps: s?.fpsOut });
+    return processed && s?.state === 'running' && s.passthroughReason === null;
+  }, ms).catch((e) => {
+    throw new Error(`${(e as Error).message}; last seen ${seen}`);
+  });
 }

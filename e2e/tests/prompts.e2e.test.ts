@@ -5,8 +5,8 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { RunningServer } from '@portrait-edit/server';
-import type { FilterSettings, FilterStats } from '@portrait-edit/shared';
-import { joinAs as joinAsIn, launchChromium, waitFor } from '../src/browser.js';
+import type { FilterSettings } from '@portrait-edit/shared';
+import { joinAs as joinAsIn, launchChromium, statsAt, waitFor, waitForEdited } from '../src/browser.js';
 import { TESTDATA, webcamY4m } from '../src/fixtures.js';
 import { createRoom, startTestServer } from '../src/server-harness.js';
 
@@ -167,7 +167,6 @@ async function watchOwnSettings(page: Page): Promise<void> {
 }
 
 const ownSettings = (page: Page): Promise<{ settings: FilterSettings; at: number } | null> => page.evaluate(() => (window as any).__own ?? null);
-const statsAt = (page: Page, peerId: string): Promise<FilterStats | undefined> => page.evaluate((id) => (window as any).__pe.stats.get(id), peerId);
 
 type Switch =
   | { kind: 'text'; text: string }
@@ -256,15 +255,7 @@ describe('prompts live in the call (real editor)', () => {
     await switchTo(a.page, { kind: 'preset', id: 'sepia' });
     const tOn = Date.now();
     await a.page.getByTestId('filter-toggle').check();
-    let seen = '';
-    await waitFor('B to receive A edited', async () => {
-      const processed = await b.page.evaluate((id) => (window as any).__pe.tiles.get(id)?.processed, a.peerId);
-      const s = await statsAt(b.page, a.peerId);
-      seen = JSON.stringify({ processed, state: s?.state, reason: s?.passthroughReason, fps: s?.fpsOut });
-      return processed && s?.state === 'running' && s.passthroughReason === null;
-    }, 240_000).catch((e) => {
-      throw new Error(`${(e as Error).message}; last seen ${seen}`);
-    });
+    await waitForEdited(b.page, a.peerId);
 
     console.log(`edited stream at the receiver ${Date.now() - tOn} ms after enabling the filter`);
     // The gallery asks A's filter worker for thumbnails of every preset on A's own face.

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { RunningServer } from '@portrait-edit/server';
-import type { FilterSettings, FilterStats } from '@portrait-edit/shared';
+import type { FilterSettings } from '@portrait-edit/shared';
 import { FaceTracker, readImage } from '@portrait-edit/models';
-import { joinAs as joinAsIn, launchChromium, waitFor } from '../src/browser.js';
+import { joinAs as joinAsIn, launchChromium, statsAt, waitFor, waitForEdited } from '../src/browser.js';
 import { webcamY4m } from '../src/fixtures.js';
 import { createRoom, startTestServer } from '../src/server-harness.js';
 
@@ -29,7 +29,6 @@ afterAll(async () => {
 });
 
 const joinAs = (name: string, token: string, roomId: string) => joinAsIn(browser, server.url, name, token, roomId);
-const statsAt = (page: Page, peerId: string): Promise<FilterStats | undefined> => page.evaluate((id) => (window as any).__pe.stats.get(id), peerId);
 
 async function watchOwnSettings(page: Page): Promise<void> {
   await page.evaluate(() => {
@@ -126,15 +125,7 @@ describe('viewpoint and background, live (real editor)', () => {
     await waitFor('the preset gallery', () => a.page.locator('.presets button[data-preset="sepia"]').count(), 10_000);
     await a.page.locator('.presets button[data-preset="sepia"]').click();
     await a.page.getByTestId('filter-toggle').check();
-    let seen = '';
-    await waitFor('B to receive A edited', async () => {
-      const processed = await b.page.evaluate((id) => (window as any).__pe.tiles.get(id)?.processed, a.peerId);
-      const s = await statsAt(b.page, a.peerId);
-      seen = JSON.stringify({ processed, state: s?.state, reason: s?.passthroughReason, fps: s?.fpsOut });
-      return processed && s?.state === 'running' && s.passthroughReason === null;
-    }, 240_000).catch((e) => {
-      throw new Error(`${(e as Error).message}; last seen ${seen}`);
-    });
+    await waitForEdited(b.page, a.peerId);
 
     const steps = [-25, -15, -5, 5, 15, 25];
     const medians: number[] = [];
