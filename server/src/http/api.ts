@@ -3,6 +3,7 @@ import { CreateRoomRequestSchema } from '@portrait-edit/shared';
 import type { RoomTokens } from '../auth/room-token.js';
 import type { ServerConfig } from '../config.js';
 import { ClientError } from '../errors.js';
+import { readBody, send } from './http-io.js';
 import { KeyedRateLimiter } from '../rate-limit.js';
 import type { RoomRegistry } from '../room-registry.js';
 import { UPLOAD_LIMITS, type UploadStore } from '../uploads/upload-store.js';
@@ -87,26 +88,6 @@ export function createApi(d: ApiDeps) {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): true {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
-  return true;
-}
-
-async function readBody(req: IncomingMessage, max: number, tooLarge = 'request body too large'): Promise<Buffer> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > max) {
-      // Discard the rest so the client can read our answer; the size was checked up front
-      // from Content-Length, so this only runs for clients that lied about it.
-      req.resume();
-      throw new ClientError('TOO_LARGE', tooLarge);
-    }
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const body = await readBody(req, MAX_BODY);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ADAPT_LIMITS, AdaptJobRequestSchema } from '@portrait-edit/shared';
 import type { RoomTokens } from '../auth/room-token.js';
 import { ClientError } from '../errors.js';
+import { readBody, send } from './http-io.js';
 import { KeyedRateLimiter } from '../rate-limit.js';
 import type { RoomRegistry } from '../room-registry.js';
 import type { AdaptService } from '../adapt/adapt-service.js';
@@ -98,7 +99,7 @@ export function createStylesApi(d: StylesApiDeps) {
       throw new ClientError('TOO_LARGE', `the upload is larger than ${max / 1024 / 1024} MB`);
     }
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    const body = await readBody(req, max);
+    const body = await readBody(req, max, `the upload is larger than ${max / 1024 / 1024} MB`);
     const files: NamedFile[] = [];
     let fields: Record<string, string> = {};
     const problems: string[] = [];
@@ -149,21 +150,3 @@ export function createStylesApi(d: StylesApiDeps) {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): true {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
-  return true;
-}
-
-async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > max) {
-      req.resume();
-      throw new ClientError('TOO_LARGE', `the upload is larger than ${max / 1024 / 1024} MB`);
-    }
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
