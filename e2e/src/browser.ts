@@ -65,21 +65,33 @@ export async function waitFor<T>(what: string, f: () => Promise<T | null | undef
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
-/** Pixels of the tracker overlay's mesh colour (cyan) in the video a tile shows. */
-export async function overlayPixels(page: Page, peerId: string): Promise<number> {
-  return page.evaluate((id) => {
+/** An RGB box: a pixel is in it when every channel lies within [min, max]. */
+export interface ColourBox { min: [number, number, number]; max: [number, number, number] }
+
+/** Pixels of the video a tile shows that fall in `box`, and the frame's pixel count (null before its first frame). */
+export async function tilePixelsIn(page: Page, peerId: string, box: ColourBox): Promise<{ n: number; total: number } | null> {
+  return page.evaluate(({ id, box }) => {
     const v: HTMLVideoElement | undefined = (window as any).__pe.tiles.get(id)?.video;
-    if (!v || !v.videoWidth) return 0;
+    if (!v || !v.videoWidth) return null;
     const c = document.createElement('canvas');
     c.width = v.videoWidth;
     c.height = v.videoHeight;
     const ctx = c.getContext('2d', { willReadFrequently: true })!;
     ctx.drawImage(v, 0, 0);
     const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    const [r0, g0, b0] = box.min;
+    const [r1, g1, b1] = box.max;
     let n = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i] < 90 && d[i + 1] > 190 && d[i + 2] > 190) n++;
-    return n;
-  }, peerId);
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i] >= r0 && d[i] <= r1 && d[i + 1] >= g0 && d[i + 1] <= g1 && d[i + 2] >= b0 && d[i + 2] <= b1) n++;
+    }
+    return { n, total: d.length / 4 };
+  }, { id: peerId, box });
+}
+
+/** Pixels of the tracker overlay's mesh colour (cyan) in the video a tile shows. */
+export async function overlayPixels(page: Page, peerId: string): Promise<number> {
+  return (await tilePixelsIn(page, peerId, { min: [0, 191, 191], max: [89, 255, 255] }))?.n ?? 0;
 }
 
 /** Opens the app as a participant in a fresh browser context and waits until it has joined. */

@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { RunningServer } from '@portrait-edit/server';
 import type { FilterSettings } from '@portrait-edit/shared';
 import { FaceTracker, readImage } from '@portrait-edit/models';
-import { joinAs as joinAsIn, launchChromium, statsAt, waitFor, waitForEdited } from '../src/browser.js';
+import { joinAs as joinAsIn, launchChromium, statsAt, tilePixelsIn, waitFor, waitForEdited } from '../src/browser.js';
 import { webcamY4m } from '../src/fixtures.js';
 import { createRoom, startTestServer } from '../src/server-harness.js';
 
@@ -185,19 +185,9 @@ describe('viewpoint and background, live (real editor)', () => {
 
     // The video itself carries the key colour outside the person (VP8 has no alpha)...
     const keyed = await waitFor('key colour in the received video', async () => {
-      const f = await b.page.evaluate((id) => {
-        const v: HTMLVideoElement | undefined = (window as any).__pe.tiles.get(id)?.video;
-        if (!v || !v.videoWidth) return null;
-        const c = document.createElement('canvas');
-        c.width = v.videoWidth;
-        c.height = v.videoHeight;
-        const ctx = c.getContext('2d', { willReadFrequently: true })!;
-        ctx.drawImage(v, 0, 0);
-        const d = ctx.getImageData(0, 0, c.width, c.height).data;
-        let key = 0;
-        for (let i = 0; i < d.length; i += 4) if (d[i + 1] > 170 && d[i] < 100 && d[i + 2] < 100) key++;
-        return key / (d.length / 4);
-      }, a.peerId);
+      // the server's key colour (pure green) survives VP8 as g > 170, r and b < 100
+      const px = await tilePixelsIn(b.page, a.peerId, { min: [0, 171, 0], max: [99, 255, 99] });
+      const f = px && px.n / px.total;
       return f !== null && f > 0.1 ? f : null;
     }, 240_000);
 
