@@ -222,11 +222,10 @@ def main(argv=None):
     elif args.init and args.stage == 1:
         sd = torch.load(args.init, map_location="cpu")
         missing, unexpected = model.load_state_dict(sd.get("model", sd), strict=False)
-        if args.stage == 1:
-            # stage 1 has no prompt path: the cross-attention must be the identity (zero output
-            # projection), as in a fresh model; stage 2 then learns it again
-            with torch.no_grad():
-                model.xattn.o.weight.zero_(); model.xattn.o.bias.zero_()
+        # stage 1 has no prompt path: the cross-attention must be the identity (zero output
+        # projection), as in a fresh model; stage 2 then learns it again
+        with torch.no_grad():
+            model.xattn.o.weight.zero_(); model.xattn.o.bias.zero_()
         print(f"initialised from {args.init}; fresh: {sorted({k.split('.')[0] for k in missing})}; unused: {unexpected}")
     rng = np.random.default_rng(args.seed + step)
     from tqdm import tqdm
