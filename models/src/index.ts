@@ -14,3 +14,5 @@ export { PortraitEditor, EDITOR_ASSETS, EDITOR_SIZE, frontalCamera, frameToCHW, 
 export { PromptBank, type PromptMatch, type PromptEntry } from './editor/prompt-bank.js';
 export { EditorProcessor, createEditorProcessor, type EditorProcessorOptions, type EditorTimings } from './editor/processor.js';
 export { TextEncoder384, WordPieceTokenizer } from './editor/text-encoder.js';
+export { EditorThread, type EditorThreadOptions, type ThreadEdit } from './editor/editor-thread.js';
+export { tsWorker } from './ts-worker.js';

@@ -28,13 +28,14 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FilterSettings, Prompt } from '@portrait-edit/shared';
 import type { Frame, FrameProcessor, ProcessContext, ProcessResult } from '../frame.js';
-import { FaceTracker, type TrackerOptions } from '../tracking/face-tracker.js';
+import { FaceTracker, type TrackedFace, type TrackerOptions } from '../tracking/face-tracker.js';
 import { alignFaceFloat } from '../tracking/alignment.js';
 import { cameraForView } from '../tracking/head-pose.js';
 import { compositeFace } from '../tracking/composite.js';
 import { SelfieMatte, MATTE_SIZE } from '../tracking/matte.js';
 import { PortraitEditor, EDITOR_SIZE, chwToFrame, hwcToCHW, type PortraitEditorOptions } from './portrait-editor.js';
 import { normalizeText } from './prompt-bank.js';
+import { EditorThread } from './editor-thread.js';
 
 export interface EditorProcessorOptions extends PortraitEditorOptions {
   maxFaces?: number;
@@ -47,6 +48,15 @@ export interface EditorProcessorOptions extends PortraitEditorOptions {
   resolveImage?: (uploadId: string) => Promise<Frame | null>;
   /** Reuse an already loaded editor. */
   editor?: PortraitEditor;
+  /**
+   * Run the editor beside the frame path (default false: every frame waits for its own edit).
+   * On: each frame is tracked and composited at once with the newest finished edit of its face,
+   * placed at the face's current crop, while the editor works on a newer crop. Output fps is
+   * then bounded by tracking + compositing, not by the editor; the edit lags the input by one
+   * editor run (~50–100 ms), which on 2 cores is what lets a call run at camera rate. Only the
+   * first frame of a face waits for its edit.
+   */
+  pipeline?: boolean;
 }
 
 export interface EditorTimings {
@@ -85,6 +95,29 @@ export interface PromptSwitch {
 }
 
 const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
+const strength = (s: FilterSettings): number => clamp(s.strength, 0, 1);
+
+/** One face's crop on its way into the editor. */
+interface EditJob {
+  faceId: number;
+  image: Float32Array;
+  srcCam: number[];
+  tgtCam: number[];
+  tokens: Float32Array;
+  norm?: Float32Array;
+  novel: boolean;
+  /** The prompt (cache key) the tokens belong to. */
+  key: string;
+  prompt: { style: string; text: string; how: string };
+}
+
+/** One face's edit, kept until the next one of the same face is ready. */
+interface FaceEdit {
+  rgb: Frame;
+  novel: boolean;
+  key: string;
+  prompt: { style: string; text: string; how: string };
+}
 const PROMPT_CACHE_MAX = 64;
 /** A failed prompt (say, an adapted style still being trained) is tried again after this. */
 const FAILURE_RETRY_MS = 3000;
@@ -115,8 +148,15 @@ export class EditorProcessor implements FrameProcessor {
   private seq = 0;
   /** The source-view blend weight (strength), as the 1×1 alpha compositeFace takes. */
   private readonly alpha = new Float32Array(1);
-  /** Prompt tokens × strength for novel views, reused frame after frame. */
-  private scaled: Float32Array | null = null;
+  /** The newest edit of each face (by tracker id), composited until the next one is ready. */
+  private readonly results = new Map<number, FaceEdit>();
+  /** The editor run in progress (pipeline mode). */
+  private job: Promise<void> | null = null;
+  /** An editor failure from a pipelined run, thrown by the next frame (which then goes out unedited). */
+  private editError: Error | null = null;
+  private editsDone = 0;
+  /** The editor session frames are edited on in pipeline mode. */
+  private editThread: EditorThread | null = null;
   /** The last face crop (CHW) and its camera, for thumbnails on the user's own face. */
   private lastFace: { image: Float32Array; camera: number[] } | null = null;
   /** Thumbnail requests waiting for the next frame with a face. */
@@ -139,6 +179,8 @@ export class EditorProcessor implements FrameProcessor {
 
   private async load(): Promise<void> {
     if (!this.editor) this.editor = await PortraitEditor.load(this.opts);
+    // Pipelined frames need the editor off this thread (onnxruntime-node runs on the caller's).
+    if (this.opts.pipeline) this.editThread = await EditorThread.start({ assetsDir: this.editor.assetsDir, threads: this.opts.threads });
     await this.tracker.init();
     await this.matte?.init();
     const ed = this.editor;
@@ -277,6 +319,8 @@ export class EditorProcessor implements FrameProcessor {
     if (!s.prompt) {
       this.current = null;
       this.styleOnScreen = false;
+      // Edits made before the prompt was cleared must not flash up when one is set again.
+      this.results.clear();
       // Nothing to edit, but a thumbnail request wants the user's face from this frame.
       if (this.faceWaiters.length) await this.captureFace(frame);
       return { frame, edited: false, reason: 'no prompt' };
@@ -291,61 +335,131 @@ export class EditorProcessor implements FrameProcessor {
     const tm: EditorTimings = { track: performance.now() - t0, align: 0, editor: 0, matte: 0, composite: 0 };
     this.lastTimings = tm;
     if (tr.faces.length === 0) return { frame, edited: false, reason: 'no face' };
-    this.lastPrompt = { style: tok.style, text: tok.text, how: tok.how };
-    const strength = clamp(s.strength, 0, 1);
+    if (this.editError) {
+      const err = this.editError;
+      this.editError = null;
+      throw err;
+    }
+    // Crops are taken now: the frame's buffer is reused as soon as this call returns.
+    const jobs = this.job && this.opts.pipeline ? null : this.planEdits(frame, tr.faces, tok, s, tm);
+    if (!this.opts.pipeline) {
+      await this.runEdits(jobs!, tm);
+    } else if (jobs) {
+      // The editor runs beside the frame path; this frame and the next ones are composited with
+      // the newest edit (see `pipeline`). Nothing seen yet for a face: wait for its first one.
+      const job: Promise<void> = this.runEdits(jobs, tm)
+        .catch((err: unknown) => {
+          this.editError = err instanceof Error ? err : new Error(String(err));
+        })
+        .finally(() => {
+          if (this.job === job) this.job = null;
+        });
+      this.job = job;
+    }
+    let composited = 0;
+    for (const face of tr.faces) {
+      let r = this.results.get(face.id);
+      if (!r && this.job) {
+        await this.job;
+        r = this.results.get(face.id);
+      }
+      if (!r) continue;
+      await this.compositeEdit(frame, face, r, strength(s), tm);
+      composited++;
+      this.lastPrompt = r.prompt;
+      const sw = this.switchInfo;
+      if (sw && sw.shownAt === null && sw.key === r.key && sw.key === this.current?.key) {
+        sw.shownAt = performance.now();
+        if (sw.readyAt === null) sw.readyAt = sw.requestedAt;
+      }
+    }
+    if (this.editError && composited === 0) {
+      const err = this.editError;
+      this.editError = null;
+      throw err;
+    }
+    if (composited === 0) return { frame, edited: false, reason: 'no face' };
+    this.styleOnScreen = true;
+    if (this.results.size > 2 * tr.faces.length + 4) {
+      // Faces that left the picture.
+      const live = new Set(tr.faces.map((f) => f.id));
+      for (const id of this.results.keys()) if (!live.has(id)) this.results.delete(id);
+    }
+    return { frame, edited: true };
+  }
+
+  /** Aligned crops and cameras of this frame's faces, ready for the editor. */
+  private planEdits(frame: Frame, faces: TrackedFace[], tok: PromptTokens, s: FilterSettings, tm: EditorTimings): EditJob[] {
     const v = s.view;
     const novel = v.frontalize || v.yaw !== 0 || v.pitch !== 0;
+    const k = strength(s);
     let tokens = tok.tokens;
-    if (novel && strength < 1) {
-      if (this.scaled?.length !== tokens.length) this.scaled = new Float32Array(tokens.length);
-      for (let i = 0; i < tokens.length; i++) this.scaled[i] = tokens[i] * strength;
-      tokens = this.scaled;
+    if (novel && k < 1) {
+      // A fresh array: a pipelined edit may still be reading the previous one.
+      tokens = new Float32Array(tok.tokens.length);
+      for (let i = 0; i < tokens.length; i++) tokens[i] = tok.tokens[i] * k;
     }
-    for (let fi = 0; fi < tr.faces.length; fi++) {
-      const face = tr.faces[fi];
-      let t = performance.now();
+    const key = this.current?.key ?? '';
+    const prompt = { style: tok.style, text: tok.text, how: tok.how };
+    const out: EditJob[] = [];
+    for (let fi = 0; fi < faces.length; fi++) {
+      const face = faces[fi];
+      const t = performance.now();
       const img = hwcToCHW(alignFaceFloat(frame, face.crop, EDITOR_SIZE, 1 / 255, 0), EDITOR_SIZE);
       if (fi === 0) this.setLastFace(img, face.camera);
       tm.align += performance.now() - t;
       const tgt = !novel ? face.camera
         : v.frontalize ? cameraForView(v.yaw, v.pitch)
           : cameraForView(clamp(face.pose.yaw + v.yaw, -45, 45), clamp(face.pose.pitch + v.pitch, -30, 30));
-      t = performance.now();
-      const out = await this.editor!.edit({ image: img, srcCam: face.camera, tgtCam: tgt, tokens, norm: tok.norm });
-      tm.editor += performance.now() - t;
-      const edited = chwToFrame(out.rgb, EDITOR_SIZE, frame.timestampMs);
-      if (!novel) {
-        let matte: Float32Array | undefined;
-        if (this.matte) {
-          const cached = this.mattes.get(face.id);
-          if (cached && cached.age < (this.opts.matteEvery ?? 3)) {
-            cached.age++;
-            matte = cached.matte;
-          } else {
-            t = performance.now();
-            matte = await this.matte.matteFromCrop(alignFaceFloat(frame, face.crop, MATTE_SIZE, 1 / 255, 0));
-            tm.matte += performance.now() - t;
-            if (this.mattes.size > 16) this.mattes.clear();
-            this.mattes.set(face.id, { matte, age: 1 });
-          }
+      out.push({ faceId: face.id, image: img, srcCam: face.camera, tgtCam: tgt, tokens, norm: tok.norm, novel, key, prompt });
+    }
+    return out;
+  }
+
+  /** Runs the editor on each planned face and keeps the results by face id. */
+  private async runEdits(jobs: EditJob[], tm: EditorTimings): Promise<void> {
+    const t = performance.now();
+    for (const j of jobs) {
+      const input = { image: j.image, srcCam: j.srcCam, tgtCam: j.tgtCam, tokens: j.tokens, norm: j.norm };
+      const rgb = this.editThread
+        ? { width: EDITOR_SIZE, height: EDITOR_SIZE, data: (await this.editThread.edit(input)).rgb, timestampMs: 0 }
+        : chwToFrame((await this.editor!.edit(input)).rgb, EDITOR_SIZE);
+      this.results.set(j.faceId, { rgb, novel: j.novel, key: j.key, prompt: j.prompt });
+    }
+    tm.editor += performance.now() - t;
+    this.editsDone += jobs.length;
+  }
+
+  private async compositeEdit(frame: Frame, face: TrackedFace, r: FaceEdit, k: number, tm: EditorTimings): Promise<void> {
+    let t: number;
+    if (!r.novel) {
+      let matte: Float32Array | undefined;
+      if (this.matte) {
+        const cached = this.mattes.get(face.id);
+        if (cached && cached.age < (this.opts.matteEvery ?? 3)) {
+          cached.age++;
+          matte = cached.matte;
+        } else {
+          t = performance.now();
+          matte = await this.matte.matteFromCrop(alignFaceFloat(frame, face.crop, MATTE_SIZE, 1 / 255, 0));
+          tm.matte += performance.now() - t;
+          if (this.mattes.size > 16) this.mattes.clear();
+          this.mattes.set(face.id, { matte, age: 1 });
         }
-        t = performance.now();
-        this.alpha[0] = strength;
-        compositeFace(frame, edited, face.crop, { matte, alpha: this.alpha, colorMatch: 0 });
-        tm.composite += performance.now() - t;
-      } else {
-        t = performance.now();
-        compositeFace(frame, edited, face.crop, { feather: 0.04, colorMatch: 0 });
-        tm.composite += performance.now() - t;
       }
+      t = performance.now();
+      this.alpha[0] = k;
+      compositeFace(frame, r.rgb, face.crop, { matte, alpha: this.alpha, colorMatch: 0 });
+    } else {
+      t = performance.now();
+      compositeFace(frame, r.rgb, face.crop, { feather: 0.04, colorMatch: 0 });
     }
-    this.styleOnScreen = true;
-    const sw = this.switchInfo;
-    if (sw && sw.shownAt === null && sw.key === this.current?.key) {
-      sw.shownAt = performance.now();
-      if (sw.readyAt === null) sw.readyAt = sw.requestedAt;
-    }
-    return { frame, edited: true };
+    tm.composite += performance.now() - t;
+  }
+
+  /** Editor runs finished since creation (one per face edited). */
+  get editCount(): number {
+    return this.editsDone;
   }
 
   private setLastFace(image: Float32Array, camera: number[]): void {
@@ -401,6 +515,8 @@ export class EditorProcessor implements FrameProcessor {
   }
 
   async close(): Promise<void> {
+    await this.editThread?.close();
+    this.editThread = null;
     await this.editor?.close();
     this.editor = null;
   }

@@ -9,7 +9,7 @@ import type { FrameProcessor, ProcessContext } from '@portrait-edit/models';
 import { decoderArgs, decoderSdp, encoderArgs } from './ffmpeg-args.js';
 import { spawnFfmpeg, stopFfmpeg } from './ffmpeg-process.js';
 import { FrameLoop } from './frame-loop.js';
-import { createProcessor } from './processor-registry.js';
+import { ThreadedProcessor } from './processor-thread.js';
 import {
   FRAME_RING,
   TICK_MS,
@@ -139,7 +139,8 @@ async function thumbnails(id: number, presets: string[]): Promise<void> {
 
 async function init(name: string): Promise<void> {
   try {
-    processor = await createProcessor(name);
+    // The chain runs on its own thread: this one keeps the decoder and encoder pipes moving.
+    processor = await ThreadedProcessor.create(name);
     // Settings that came with 'start' before the processor existed.
     if (ctx.settings) promptAware()?.prepare?.(ctx);
     send({ type: 'initialised', processor: processor.name });

@@ -12,7 +12,8 @@ const factories: Record<string, () => FrameProcessor | Promise<FrameProcessor>> 
   passthrough: () => new PassthroughProcessor(),
   'test-invert': () => new TestInvertProcessor(),
   // The 3DPE editor: trained ONNX on onnxruntime-node (models/assets/editor), loaded on demand.
-  editor: async () => (await import('@portrait-edit/models')).createEditorProcessor(),
+  // Pipelined: frames are composited with the newest edit while the editor works on the next.
+  editor: async () => (await import('@portrait-edit/models')).createEditorProcessor({ pipeline: true }),
 };
 
 export function registerProcessor(name: string, f: () => FrameProcessor | Promise<FrameProcessor>): void {
