@@ -256,6 +256,8 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
     passthroughReasons: [...new Set(flat.map((s) => s.passthroughReason).filter((r): r is string => !!r))].slice(0, 5),
     decodeMs: mean(col('decodeMs')),
     processMs: mean(col('processMs')),
+    /** Pipelined editor: fresh edits per second (frames between them reuse the newest edit). */
+    editsPerSec: mean(flat.map((s) => s.editsPerSec).filter((v): v is number => typeof v === 'number')),
     encodeMs: mean(col('encodeMs')),
     addedLatencyMs: { median: q(added, 0.5), p95: q(added, 0.95), frames: added.length },
     glassToGlass: glass(allRaw, allProc),
@@ -410,7 +412,7 @@ if (!skip.has('load')) {
   for (const p of opt.load!.split(',').filter(Boolean)) load.push(await loadTest(p, Number(opt['max-streams']), Number(opt['load-seconds'])));
   result.load = load;
   console.log(`\nLoad test: edited streams until one falls below ${THRESHOLD} fps out (640x480@${FPS} fps in, real clip, no receiver; ${CORES} cores shared with whatever else runs)`);
-  console.log(table(load.flatMap((l) => l.rows), ['processor', 'streams', 'held', 'fpsOutMin', 'fpsOut', 'editedShare', 'processMs', 'addedLatencyMs.median', 'addedLatencyMs.p95', 'dropped', 'cpu.serverCoresUsed', 'cpu.publishersCoresUsed', 'cpu.otherCoresUsed', 'cpu.loadAvgBefore', 'cpuMsPerFrame', 'estStreamsAtThreshold', 'memory.end.filterRssMb']));
+  console.log(table(load.flatMap((l) => l.rows), ['processor', 'streams', 'held', 'fpsOutMin', 'fpsOut', 'editsPerSec', 'editedShare', 'processMs', 'addedLatencyMs.median', 'addedLatencyMs.p95', 'dropped', 'cpu.serverCoresUsed', 'cpu.publishersCoresUsed', 'cpu.otherCoresUsed', 'cpu.loadAvgBefore', 'cpuMsPerFrame', 'estStreamsAtThreshold', 'memory.end.filterRssMb']));
   console.log('(cpuMsPerFrame: server-side CPU per frame out; estStreamsAtThreshold: streams at that cost that would fill all cores at the threshold rate, publishers elsewhere)');
   for (const l of load) {
     const past = l.rows.find((r) => !r.held);
@@ -425,7 +427,7 @@ try {
     result.loop = rows;
     console.log(`\nFilter loop, ${opt.processor}, 640x480@${FPS} fps, real clip over WebRTC (headless libwebrtc publishers)`);
     console.log('(addedLatencyMs: the server\'s per-frame decode+loop+encode; glassToGlass: frame stamps read by a receiver, processed minus raw)');
-    console.log(table(rows, ['streams', 'fpsIn', 'fpsOut', 'decodeMs', 'processMs', 'encodeMs', 'addedLatencyMs.median', 'addedLatencyMs.p95', 'glassToGlass.rawMedian', 'glassToGlass.processedMedian', 'glassToGlass.addedMedian', 'glassToGlass.addedP95', 'dropped', 'cpu.serverCoresUsed', 'cpu.publishersCoresUsed', 'cpu.machinePercent', 'serverRssMb.end']));
+    console.log(table(rows, ['streams', 'fpsIn', 'fpsOut', 'editsPerSec', 'decodeMs', 'processMs', 'encodeMs', 'addedLatencyMs.median', 'addedLatencyMs.p95', 'glassToGlass.rawMedian', 'glassToGlass.processedMedian', 'glassToGlass.addedMedian', 'glassToGlass.addedP95', 'dropped', 'cpu.serverCoresUsed', 'cpu.publishersCoresUsed', 'cpu.machinePercent', 'serverRssMb.end']));
   }
   const soakMin = Number(opt['soak-minutes']);
   if (soakMin > 0 && !skip.has('soak')) {

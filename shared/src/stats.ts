@@ -19,6 +19,11 @@ export const FilterStatsSchema = z.object({
   processor: z.string(),
   /** Why frames currently pass through unedited (null when edited). */
   passthroughReason: z.string().nullable(),
+  /**
+   * New edits per second from a pipelined editor (frames in between are composited with the
+   * newest edit at the face's current position); null for processors that edit every frame.
+   */
+  editsPerSec: z.number().nullable().optional(),
   /** Milliseconds from the last settings change to the first frame made with it. */
   lastSwitchMs: z.number().nullable(),
   /**

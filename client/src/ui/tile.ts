@@ -131,6 +131,7 @@ export class Tile {
     if (s && this.processed) {
       if (s.addedLatencyMs !== null) parts.push(`+${Math.round(s.addedLatencyMs)} ms filter`);
       parts.push(`${s.fpsOut.toFixed(0)}/${s.fpsIn.toFixed(0)} fps out/in`);
+      if (s.editsPerSec != null) parts.push(`${s.editsPerSec.toFixed(0)} edits/s`);
       if (s.lastSwitchMs !== null) parts.push(`last change ${Math.round(s.lastSwitchMs)} ms`);
       const ps = s.lastPromptSwitch;
       if (ps) parts.push(`style: encoded ${Math.round(ps.encodeMs)} ms, on air +${Math.round(ps.readyToFrameMs)} ms`);

@@ -340,29 +340,25 @@ export class EditorProcessor implements FrameProcessor {
       this.editError = null;
       throw err;
     }
-    // Crops are taken now: the frame's buffer is reused as soon as this call returns.
-    const jobs = this.job && this.opts.pipeline ? null : this.planEdits(frame, tr.faces, tok, s, tm);
     if (!this.opts.pipeline) {
-      await this.runEdits(jobs!, tm);
-    } else if (jobs) {
+      await this.runEdits(this.planEdits(frame, tr.faces, tok, s, tm), tm);
+    } else {
       // The editor runs beside the frame path; this frame and the next ones are composited with
-      // the newest edit (see `pipeline`). Nothing seen yet for a face: wait for its first one.
-      const job: Promise<void> = this.runEdits(jobs, tm)
-        .catch((err: unknown) => {
-          this.editError = err instanceof Error ? err : new Error(String(err));
-        })
-        .finally(() => {
-          if (this.job === job) this.job = null;
-        });
-      this.job = job;
+      // the newest edit (see `pipeline`). Crops are taken now: the frame's buffer is reused as
+      // soon as this call returns.
+      if (!this.job) this.startEdits(this.planEdits(frame, tr.faces, tok, s, tm), tm);
+      if (this.missingEdit(tr.faces)) {
+        // A face with no edit yet (the first frame, or a face that just appeared): wait for it.
+        await this.job;
+        if (this.missingEdit(tr.faces)) {
+          this.startEdits(this.planEdits(frame, tr.faces, tok, s, tm), tm);
+          await this.job;
+        }
+      }
     }
     let composited = 0;
     for (const face of tr.faces) {
-      let r = this.results.get(face.id);
-      if (!r && this.job) {
-        await this.job;
-        r = this.results.get(face.id);
-      }
+      const r = this.results.get(face.id);
       if (!r) continue;
       await this.compositeEdit(frame, face, r, strength(s), tm);
       composited++;
@@ -386,6 +382,23 @@ export class EditorProcessor implements FrameProcessor {
       for (const id of this.results.keys()) if (!live.has(id)) this.results.delete(id);
     }
     return { frame, edited: true };
+  }
+
+  private missingEdit(faces: TrackedFace[]): boolean {
+    for (const f of faces) if (!this.results.has(f.id)) return true;
+    return false;
+  }
+
+  /** Starts a pipelined editor run; a failure is thrown by the next frame. */
+  private startEdits(jobs: EditJob[], tm: EditorTimings): void {
+    const job: Promise<void> = this.runEdits(jobs, tm)
+      .catch((err: unknown) => {
+        this.editError = err instanceof Error ? err : new Error(String(err));
+      })
+      .finally(() => {
+        if (this.job === job) this.job = null;
+      });
+    this.job = job;
   }
 
   /** Aligned crops and cameras of this frame's faces, ready for the editor. */

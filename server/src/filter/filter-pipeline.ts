@@ -89,6 +89,8 @@ export class FilterPipeline extends EventEmitter {
   private readonly encodeMatch = new TimeMatcher((s, p, e) => this.onEncodeMatched(s, p, e));
   private loopStats: FrameLoopStats | null = null;
   private lastSwitchMs: number | null = null;
+  private editsPerSec: number | null = null;
+  private lastEdits: { n: number; at: number } | null = null;
   private lastPromptSwitch: PromptSwitchTimes | null = null;
   /** When the decoder last produced a frame, and keyframes asked for because it went silent. */
   private lastDecodedAt = 0;
@@ -236,6 +238,12 @@ export class FilterPipeline extends EventEmitter {
   private onTick(m: WorkerTick): void {
     this.loopStats = m.loop;
     if (m.lastSwitchMs !== null) this.lastSwitchMs = m.lastSwitchMs;
+    if (m.edits === null) this.editsPerSec = null;
+    else {
+      const last = this.lastEdits;
+      if (last && m.at > last.at && m.edits >= last.n) this.editsPerSec = ((m.edits - last.n) * 1000) / (m.at - last.at);
+      this.lastEdits = { n: m.edits, at: m.at };
+    }
     if (m.promptSwitch) this.lastPromptSwitch = m.promptSwitch;
     if (m.decoded.length > 0) this.lastDecodedAt = m.decoded[m.decoded.length - 1];
     for (let i = 0; i < m.decoded.length; i++) this.decodeMatch.end(m.decoded[i]);
@@ -360,6 +368,7 @@ export class FilterPipeline extends EventEmitter {
       addedLatencyP95Ms: roundN(this.addedMs.quantile(0.95)),
       processor: this.processorName,
       passthroughReason: this.failureReason ?? (l ? l.passthroughReason : 'starting'),
+      editsPerSec: this.editsPerSec === null ? null : round(this.editsPerSec),
       lastSwitchMs: roundN(this.lastSwitchMs),
       lastPromptSwitch: promptSwitchStats(this.lastPromptSwitch),
     };

@@ -244,6 +244,7 @@ function tick(minRateWindowS?: number): void {
     at: nowAbs(),
     loop: loop ? loop.stats(minRateWindowS) : null,
     lastSwitchMs,
+    edits: promptAware()?.editCount ?? null,
     promptSwitch: switchToReport,
     decoded: decoded.slice(0, nDecoded),
     encoded: encoded.slice(0, 2 * nEncoded),

@@ -52,7 +52,7 @@ async function processOne(seq: number, width: number, height: number, timestampM
     const r = await processor.process(frame, ctx);
     if (r.frame.data.length !== bytes) throw new Error('processor returned a frame of the wrong size');
     if (r.frame.data !== frame.data) frame.data.set(r.frame.data);
-    post({ type: 'processed', seq, edited: r.edited, reason: r.reason ?? null, promptSwitch: switchIfChanged() });
+    post({ type: 'processed', seq, edited: r.edited, reason: r.reason ?? null, promptSwitch: switchIfChanged(), edits: aware?.editCount ?? null });
   } catch (err) {
     post({ type: 'processFailed', seq, message: err instanceof Error ? err.message : String(err) });
   }

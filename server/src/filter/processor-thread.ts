@@ -37,7 +37,7 @@ export type ToThread =
 export type FromThread =
   | { type: 'ready'; name: string; timeOrigin: number }
   | { type: 'initFailed'; reason: string }
-  | { type: 'processed'; seq: number; edited: boolean; reason: string | null; promptSwitch: PromptSwitchRel | null }
+  | { type: 'processed'; seq: number; edited: boolean; reason: string | null; promptSwitch: PromptSwitchRel | null; edits: number | null }
   | { type: 'processFailed'; seq: number; message: string }
   | { type: 'thumbnails'; id: number; images: Record<string, string> | null; error: string | null }
   | { type: 'closed' };
@@ -75,6 +75,7 @@ export class ThreadedProcessor implements FrameProcessor, PromptAwareProcessor {
   /** Thread clock minus this thread's clock (ms). */
   private clockOffset = 0;
   private switchInfo: PromptSwitchRel | null = null;
+  private edits: number | null = null;
   private readonly thumbWaiters = new Map<number, { resolve: (v: Record<string, string> | null) => void; reject: (e: Error) => void }>();
   private thumbIds = 0;
   private closing = false;
@@ -174,6 +175,7 @@ export class ThreadedProcessor implements FrameProcessor, PromptAwareProcessor {
         const o = this.clockOffset;
         this.switchInfo = { seq: s.seq, requestedAt: s.requestedAt + o, readyAt: s.readyAt === null ? null : s.readyAt + o, shownAt: s.shownAt === null ? null : s.shownAt + o };
       }
+      if (m.type === 'processed') this.edits = m.edits;
       if (!f.resolve) {
         // Answered late, after the stall passed the frame through: only the thread is free again.
         this.finish(f, null);
@@ -260,6 +262,11 @@ export class ThreadedProcessor implements FrameProcessor, PromptAwareProcessor {
 
   prepare(ctx: ProcessContext): void {
     this.syncContext(ctx, true);
+  }
+
+  /** The thread processor's edit counter (pipelined editor), as of its last frame. */
+  get editCount(): number | undefined {
+    return this.edits ?? undefined;
   }
 
   promptSwitch(): PromptSwitchRel | null {

@@ -70,6 +70,8 @@ export interface PromptAwareProcessor {
   promptSwitch?(): { seq: number; requestedAt: number; readyAt: number | null; shownAt: number | null } | null;
   /** Presets applied to the stream's last face, as small JPEG data URLs; null before a face was seen. */
   presetThumbnails?(ids: string[]): Promise<Record<string, string> | null>;
+  /** Edits made so far, when the editor runs beside the frame path (see EditorProcessorOptions.pipeline). */
+  readonly editCount?: number;
   inner?: unknown;
 }
 
@@ -79,6 +81,8 @@ export interface WorkerTick {
   at: number;
   loop: FrameLoopStats | null;
   lastSwitchMs: number | null;
+  /** The processor's edit counter (pipelined editor), null when it has none. */
+  edits: number | null;
   /** The last prompt switch that has reached the screen, if the processor reports them. */
   promptSwitch?: PromptSwitchTimes | null;
   /** Times frames left the decoder since the last tick, oldest first. */

@@ -1,0 +1,100 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_FILTER_SETTINGS, type Prompt } from '@portrait-edit/shared';
+import { EditorProcessor } from '../src/editor/processor.js';
+import { EditorThread } from '../src/editor/editor-thread.js';
+import { readImage, readVideoFrames } from '../src/tracking/media-io.js';
+import type { Frame, ProcessContext } from '../src/frame.js';
+import { SLOW, facesDir, videoDir } from './helpers.js';
+
+// Pipeline mode (what calls use): the editor runs on its own thread beside the frame path and
+// every frame is composited with the newest edit of its face.
+
+const ctx = (prompt: Prompt): ProcessContext => ({ peerId: 'p', settings: { ...DEFAULT_FILTER_SETTINGS, enabled: true, prompt } });
+const copy = (f: Frame): Frame => ({ ...f, data: f.data.slice() });
+const meanAbs = (a: Uint8Array, b: Uint8Array) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i] - b[i]);
+  return s / a.length;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('editor processor, pipelined', () => {
+  const pipe = new EditorProcessor({ pipeline: true });
+  // A fresh pair for still pictures: a tracker that followed the clip takes a few frames to
+  // settle on a different picture.
+  const still = new EditorProcessor({ pipeline: true });
+  const sync = new EditorProcessor();
+  let clip: Frame[] = [];
+  beforeAll(async () => {
+    await Promise.all([pipe.init(), still.init(), sync.init()]);
+    for await (const f of readVideoFrames(path.join(videoDir, 'talking-d3.mp4'), { maxFrames: 24, size: { width: 640, height: 480 } })) clip.push(copy(f));
+  }, SLOW);
+  afterAll(async () => {
+    await pipe.close();
+    await still.close();
+    await sync.close();
+    clip = [];
+  });
+
+  it('edits every frame of a clip at camera pace, the first one included, with fresh edits as it goes', async () => {
+    const c = ctx({ kind: 'preset', id: 'sepia' });
+    const before = pipe.editCount;
+    for (const f of clip) {
+      const t = performance.now();
+      const out = copy(f);
+      const r = await pipe.process(out, c);
+      expect(r).toMatchObject({ edited: true });
+      expect(meanAbs(out.data, f.data)).toBeGreaterThan(0.5);
+      // Camera pace: the editor thread's replies arrive between frames, as in a call.
+      await sleep(Math.max(0, 66 - (performance.now() - t)));
+    }
+    const edits = pipe.editCount - before;
+    expect(edits).toBeGreaterThanOrEqual(3);
+    expect(edits).toBeLessThanOrEqual(clip.length);
+  }, SLOW);
+
+  it('on a still picture it converges to what the per-frame editor gives', async () => {
+    const img = await readImage(path.join(facesDir, 'ffhq-3.png'));
+    const c = ctx({ kind: 'preset', id: 'neon' });
+    let last: Frame = img;
+    let ref: Frame = img;
+    for (let i = 0; i < 6; i++) {
+      last = copy(img);
+      expect((await still.process(last, c)).edited).toBe(true);
+      await sleep(80);
+      ref = copy(img);
+      await sync.process(ref, c);
+    }
+    expect(meanAbs(ref.data, img.data)).toBeGreaterThan(0.5);
+    // Not exact: the pipelined frame shows the edit of the previous frame's crop.
+    expect(meanAbs(last.data, ref.data)).toBeLessThan(0.8);
+  }, SLOW);
+
+  it('a prompt switch keeps frames edited in the old style until an edit in the new one is ready', async () => {
+    const img = await readImage(path.join(facesDir, 'ffhq-3.png'));
+    await still.process(copy(img), ctx({ kind: 'preset', id: 'sepia' }));
+    await sleep(100);
+    await still.process(copy(img), ctx({ kind: 'preset', id: 'sepia' }));
+    await sleep(100);
+    const c = ctx({ kind: 'preset', id: 'pencil-sketch' });
+    still.prepare(c);
+    const r = await still.process(copy(img), c);
+    expect(r.edited).toBe(true);
+    // This frame went out while the new edit was being made: still the old style.
+    expect(still.lastPrompt?.style).toBe('sepia');
+    expect(still.promptSwitch()!.shownAt).toBeNull();
+    for (let i = 0; i < 40 && still.promptSwitch()!.shownAt === null; i++) {
+      await sleep(30);
+      expect((await still.process(copy(img), c)).edited).toBe(true);
+    }
+    expect(still.lastPrompt?.style).toBe('pencil_sketch');
+    expect(still.promptSwitch()!.shownAt).not.toBeNull();
+  }, SLOW);
+});
+
+describe('EditorThread', () => {
+  it('fails to start with the loader\'s message when the model is missing', async () => {
+    await expect(EditorThread.start({ assetsDir: '/nonexistent-editor-assets' })).rejects.toThrow(/editor model not found/);
+  }, SLOW);
+});
