@@ -1,6 +1,7 @@
 import type { FrameProcessor } from '@portrait-edit/models';
 import { PassthroughProcessor } from './processors/passthrough.js';
 import { TestInvertProcessor } from './processors/test-invert.js';
+import { TestFaultsProcessor } from './processors/test-faults.js';
 import { OverlayChain } from './overlay-chain.js';
 import { BackgroundKey } from './background-key.js';
 
@@ -15,6 +16,9 @@ const factories: Record<string, () => FrameProcessor | Promise<FrameProcessor>> 
   // Pipelined: frames are composited with the newest edit while the editor works on the next.
   editor: async () => (await import('@portrait-edit/models')).createEditorProcessor({ pipeline: true }),
 };
+
+// Misbehaves on purpose, for the fault tests only.
+if (process.env.PE_TEST_PROCESSORS === '1') factories['test-faults'] = () => new TestFaultsProcessor();
 
 export function registerProcessor(name: string, f: () => FrameProcessor | Promise<FrameProcessor>): void {
   factories[name] = f;
