@@ -91,7 +91,7 @@ export function loadConfig(overrides: Partial<ServerConfig> = {}): ServerConfig 
     clientDist: env.PE_CLIENT_DIST,
     debugEndpoints: env.PE_DEBUG_ENDPOINTS === '1',
     allowedOrigins: origins(env.PE_ALLOWED_ORIGINS),
-    heartbeatMs: int('PE_HEARTBEAT_MS', 3000),
+    heartbeatMs: int('PE_HEARTBEAT_MS', 1000),
     maxPeersPerRouter: int('PE_MAX_PEERS_PER_ROUTER', 16),
     connectionsPerMinute: int('PE_CONNECTIONS_PER_MINUTE', 120),
     ...overrides,

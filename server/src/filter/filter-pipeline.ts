@@ -26,7 +26,7 @@ export interface FilterPipelineOptions {
   ports: PortAllocator;
   ffmpegPath: string;
   bitrateKbps?: number;
-  /** A worker silent for this long is taken as hung, killed, and the pipeline fails (3000). */
+  /** A worker silent for this long is taken as hung, killed, and the pipeline fails (1000). */
   heartbeatMs?: number;
 }
 
@@ -167,7 +167,7 @@ export class FilterPipeline extends EventEmitter {
       if (this.closing) return;
       this.lastHeard = nowAbs();
       this.lastCheck = this.lastHeard;
-      this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), TICK_MS * 2);
+      this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), TICK_MS);
       worker.send({
         type: 'start',
         width,

@@ -194,7 +194,7 @@ export interface FilterWorkerPoolOptions {
   processor: string;
   /** Keep one initialised worker waiting (default true). */
   warmSpare?: boolean;
-  /** A running worker silent for this long is taken as hung (default 3000 ms). */
+  /** A running worker silent for this long is taken as hung (default 1000 ms). */
   heartbeatMs?: number;
   /** A worker whose processor is not initialised after this long is given up on (default 60 s). */
   initTimeoutMs?: number;
@@ -216,7 +216,7 @@ export class FilterWorkerPool {
   readonly heartbeatMs: number;
 
   constructor(private readonly o: FilterWorkerPoolOptions) {
-    this.heartbeatMs = o.heartbeatMs ?? 3000;
+    this.heartbeatMs = o.heartbeatMs ?? 1000;
   }
 
   /** Prepares the spare now (not awaited). */
