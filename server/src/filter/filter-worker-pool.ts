@@ -54,12 +54,17 @@ export function processCpu(pid: number): { cpuMs: number; state: string } | null
 
 /** How much longer than the heartbeat a silent worker that is still computing may take. */
 export const BUSY_SILENCE_FACTOR = 4;
-/** CPU used over this window (ms), or a runnable state now, means the worker is computing. */
-const BUSY_WINDOW_MS = 1500;
+/**
+ * CPU used over this window (ms), or a runnable state now, means the worker is computing. Short,
+ * so that a stopped worker's last work before it stopped does not count for long (a hang is
+ * found 1–1.25 s after the last report with the 1 s heartbeat); long enough to see a starved
+ * worker's slivers of CPU.
+ */
+const BUSY_WINDOW_MS = 750;
 
 /**
  * Tells a hung worker from a slow one. A worker whose reports stopped but which is computing —
- * runnable right now, or it used CPU in the last 1.5 s — is slow (a long frame, or a machine so
+ * runnable right now, or it used CPU in the last 0.75 s — is slow (a long frame, or a machine so
  * short of cores that a 100 ms step takes seconds): it gets BUSY_SILENCE_FACTOR × the heartbeat
  * before it is given up. A silent worker that is neither (stopped, deadlocked, blocked) is hung
  * after the heartbeat. Without /proc every silence past the heartbeat counts as a hang.
