@@ -106,9 +106,22 @@ interface EditJob {
   tokens: Float32Array;
   norm?: Float32Array;
   novel: boolean;
+  /** Novel views scale the tokens by it (the source view blends with it instead). */
+  strength: number;
   /** The prompt (cache key) the tokens belong to. */
   key: string;
   prompt: { style: string; text: string; how: string };
+}
+
+const promptInfo = (t: PromptTokens) => ({ style: t.style, text: t.text, how: t.how });
+
+/** The same crops and cameras with another prompt's tokens. */
+function retoken(jobs: EditJob[], cur: { key: string; tok: PromptTokens }): EditJob[] {
+  return jobs.map((j) => {
+    let tokens = cur.tok.tokens;
+    if (j.novel && j.strength < 1) tokens = tokens.map((v) => v * j.strength);
+    return { ...j, tokens, norm: cur.tok.norm, key: cur.key, prompt: promptInfo(cur.tok) };
+  });
 }
 
 /** One face's edit, kept until the next one of the same face is ready. */
@@ -396,7 +409,12 @@ export class EditorProcessor implements FrameProcessor {
         this.editError = err instanceof Error ? err : new Error(String(err));
       })
       .finally(() => {
-        if (this.job === job) this.job = null;
+        if (this.job !== job) return;
+        this.job = null;
+        // The prompt changed while this run used the old one: go again on the same crops with
+        // the new tokens now, rather than at the next frame (a switch shows one frame sooner).
+        const cur = this.current;
+        if (cur && jobs.length > 0 && jobs[0].key !== cur.key && !this.editError && this.editThread) this.startEdits(retoken(jobs, cur), tm);
       });
     this.job = job;
   }
@@ -413,7 +431,7 @@ export class EditorProcessor implements FrameProcessor {
       for (let i = 0; i < tokens.length; i++) tokens[i] = tok.tokens[i] * k;
     }
     const key = this.current?.key ?? '';
-    const prompt = { style: tok.style, text: tok.text, how: tok.how };
+    const prompt = promptInfo(tok);
     const out: EditJob[] = [];
     for (let fi = 0; fi < faces.length; fi++) {
       const face = faces[fi];
@@ -424,7 +442,7 @@ export class EditorProcessor implements FrameProcessor {
       const tgt = !novel ? face.camera
         : v.frontalize ? cameraForView(v.yaw, v.pitch)
           : cameraForView(clamp(face.pose.yaw + v.yaw, -45, 45), clamp(face.pose.pitch + v.pitch, -30, 30));
-      out.push({ faceId: face.id, image: img, srcCam: face.camera, tgtCam: tgt, tokens, norm: tok.norm, novel, key, prompt });
+      out.push({ faceId: face.id, image: img, srcCam: face.camera, tgtCam: tgt, tokens, norm: tok.norm, novel, strength: k, key, prompt });
     }
     return out;
   }
