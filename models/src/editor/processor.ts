@@ -17,6 +17,10 @@
  * tokens AND norm affine are fed to the graph), image (the reference the server decoded,
  * `ctx.reference`, or `resolveImage` → image-prompt encoder).
  *
+ * With `pipeline` (what calls use) the editor runs on its own thread (editor-thread.ts) and each
+ * frame is composited with the newest finished edit of its face at the face's current crop;
+ * without it (CLI, eval) every frame waits for its own edit.
+ *
  * Prompt switches never wait on the frame path: `prepare(ctx)` (called by the filter worker
  * the moment settings change) or the first frame that sees a new prompt starts encoding it in
  * the background, frames keep the previous style meanwhile, and the first frame after the

@@ -3,6 +3,8 @@
  * with `node --import tsx`. It owns the per-frame work — the ffmpeg decoder, the FrameLoop with
  * the stream's processor, the ffmpeg encoder — so a processor that crashes, leaks or hangs
  * takes down this process only, never the SFU or another stream. Protocol: worker-protocol.ts.
+ * This thread only moves frames between the pipes and the loop; the processor chain runs on a
+ * thread of its own (processor-thread.ts), so its work never holds the pipes up.
  */
 import fs from 'node:fs';
 import type { FrameProcessor, ProcessContext } from '@portrait-edit/models';
