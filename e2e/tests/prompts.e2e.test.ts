@@ -342,7 +342,12 @@ describe('prompts live in the call (real editor)', () => {
     const dir = [post[0] - pre[0], post[1] - pre[1], post[2] - pre[2]];
     const change = Math.hypot(dir[0], dir[1], dir[2]);
     const progress = (s: Sample) => ((s.centre[0] - pre[0]) * dir[0] + (s.centre[1] - pre[1]) * dir[1] + (s.centre[2] - pre[2]) * dir[2]) / (change * change);
-    const visible = samples.find((s) => s.t > last.readyAt - 20 && progress(s) > 0.5);
+    // From that frame on it must stay past half-way: the switch before may still be arriving
+    // at `readyAt` (the editor lags by one run), and its colours can cross the line on the way.
+    const after = samples.filter((s) => s.t > last.readyAt - 20);
+    let lastBelow = -1;
+    for (let i = 0; i < after.length; i++) if (progress(after[i]) <= 0.5) lastBelow = i;
+    const visible = after[lastBelow + 1];
     const visibleAfterReadyMs = visible ? visible.t - last.readyAt : null;
 
     console.log(
