@@ -19,7 +19,7 @@ let tmp: string;
 
 beforeAll(async () => {
   // These tests judge prompts and views, not hang detection (the fault test does): on a shared,
-  // busy 2-core machine a slow frame can delay a worker's report past the default 3 s.
+  // busy 2-core machine a slow frame can delay a worker's report past the default 1 s.
   server = await startTestServer('editor', { heartbeatMs: 10_000 });
   browser = await launchChromium(webcamY4m());
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pe-prompts-'));
