@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { RunningServer } from '@portrait-edit/server';
@@ -6,6 +5,7 @@ import { joinAs as joinAsIn, launchChromium, statsAt, waitFor, waitForEdited } f
 import { webcamY4m } from '../src/fixtures.js';
 import { signal } from '../src/processes.js';
 import { createRoom, startTestServer } from '../src/server-harness.js';
+import { loadSlack } from '../src/load-slack.js';
 
 // Issue 8's fault test with the real 3DPE editor in the filter worker (the other fault test
 // uses the test effect, whose pixels prove every stage): the editor's worker process is
@@ -15,13 +15,6 @@ import { createRoom, startTestServer } from '../src/server-harness.js';
 const HEARTBEAT_MS = 1000;
 const RAW_WITHIN_MS = 2000;
 const EDITED_WITHIN_MS = 5000;
-
-/** As in the other fault test: limits stretch with a run queue over twice the cores (at most 4×). */
-function slack(): number {
-  const k = Math.min(4, Math.max(1, os.loadavg()[0] / (2 * os.availableParallelism())));
-  if (k > 1) console.warn(`editor fault test: load average ${os.loadavg()[0].toFixed(1)}; recovery limits × ${k.toFixed(2)}`);
-  return k;
-}
 
 let server: RunningServer;
 let browser: Browser;
@@ -62,7 +55,7 @@ describe('editor faults, end to end in Chromium', () => {
       await waitForEdited(b.page, a.peerId, 60_000);
       const t0 = Date.now();
       signal(before.workerPid!, fault === 'worker' ? 'SIGKILL' : 'SIGSTOP');
-      const k = slack();
+      const k = loadSlack('editor fault test');
       await waitFor(`${fault}: B to show A raw`, () => showsRaw(b.page, a.peerId), RAW_WITHIN_MS * k + 3000, 50);
       const rawMs = Date.now() - t0;
       if (fault === 'hang') signal(before.workerPid!, 'SIGKILL');

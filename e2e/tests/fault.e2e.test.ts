@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { RunningServer } from '@portrait-edit/server';
@@ -7,6 +6,7 @@ import { joinAs as joinAsIn } from '../src/browser.js';
 import { webcamY4m } from '../src/fixtures.js';
 import { processRunning, signal } from '../src/processes.js';
 import { createRoom, startTestServer } from '../src/server-harness.js';
+import { loadSlack } from '../src/load-slack.js';
 
 // Faults in one participant's filter: its ffmpeg decoder dies, its ffmpeg encoder dies, its
 // filter worker process (the one running the frame processor) dies, its filter worker hangs.
@@ -21,20 +21,6 @@ const HEARTBEAT_MS = 1000;
 const RAW_WITHIN_MS = 2000;
 /** Restart begun → receiver shows processed pixels again. */
 const PROCESSED_WITHIN_MS = 5000;
-
-/**
- * The limits above are for this machine doing this test. When it is shared with far more work
- * than it has cores (a run queue over twice the cores: training, other suites), every process
- * here — Chromium, ffmpeg, the worker — gets a fraction of a core and the same recovery takes
- * longer; the limits then stretch with the excess load (at most 4×), and the log says so.
- */
-function slack(): number {
-  const load = os.loadavg()[0];
-  const cores = os.availableParallelism();
-  const k = Math.min(4, Math.max(1, load / (2 * cores)));
-  if (k > 1) console.warn(`fault test: load average ${load.toFixed(1)} on ${cores} cores; recovery limits × ${k.toFixed(2)}`);
-  return k;
-}
 
 let server: RunningServer;
 let browser: Browser;
@@ -110,7 +96,7 @@ describe('filter faults, end to end in Chromium', () => {
       else if (fault === 'worker') signal(before.workerPid!, 'SIGKILL');
       else signal(before.workerPid!, 'SIGSTOP');
 
-      const k = slack();
+      const k = loadSlack('fault test');
       // A hang is only known once the heartbeat is missed; the 2 s include that.
       const rawLimit = Math.round(RAW_WITHIN_MS * k);
       const processedLimit = Math.round(PROCESSED_WITHIN_MS * k);
