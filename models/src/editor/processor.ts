@@ -37,7 +37,7 @@ import { alignFaceFloat } from '../tracking/alignment.js';
 import { cameraForView } from '../tracking/head-pose.js';
 import { compositeFace } from '../tracking/composite.js';
 import { SelfieMatte, MATTE_SIZE } from '../tracking/matte.js';
-import { PortraitEditor, EDITOR_SIZE, chwToFrame, hwcToCHW, type PortraitEditorOptions } from './portrait-editor.js';
+import { PortraitEditor, EDITOR_SIZE, chwToFrame, hwcToCHW, type EditInput, type PortraitEditorOptions } from './portrait-editor.js';
 import { normalizeText } from './prompt-bank.js';
 import { EditorThread } from './editor-thread.js';
 
@@ -119,13 +119,18 @@ interface EditJob {
 
 const promptInfo = (t: PromptTokens) => ({ style: t.style, text: t.text, how: t.how });
 
+/**
+ * The tokens a job feeds the graph: novel views scale them by the strength (the source view
+ * blends with it instead). Scaled tokens are a fresh array: a pipelined edit may still be
+ * reading the previous one.
+ */
+function jobTokens(tokens: Float32Array, novel: boolean, k: number): Float32Array {
+  return novel && k < 1 ? tokens.map((v) => v * k) : tokens;
+}
+
 /** The same crops and cameras with another prompt's tokens. */
 function retoken(jobs: EditJob[], cur: { key: string; tok: PromptTokens }): EditJob[] {
-  return jobs.map((j) => {
-    let tokens = cur.tok.tokens;
-    if (j.novel && j.strength < 1) tokens = tokens.map((v) => v * j.strength);
-    return { ...j, tokens, norm: cur.tok.norm, key: cur.key, prompt: promptInfo(cur.tok) };
-  });
+  return jobs.map((j) => ({ ...j, tokens: jobTokens(cur.tok.tokens, j.novel, j.strength), norm: cur.tok.norm, key: cur.key, prompt: promptInfo(cur.tok) }));
 }
 
 /** One face's edit, kept until the next one of the same face is ready. */
@@ -352,11 +357,7 @@ export class EditorProcessor implements FrameProcessor {
     const tm: EditorTimings = { track: performance.now() - t0, align: 0, editor: 0, matte: 0, composite: 0 };
     this.lastTimings = tm;
     if (tr.faces.length === 0) return { frame, edited: false, reason: 'no face' };
-    if (this.editError) {
-      const err = this.editError;
-      this.editError = null;
-      throw err;
-    }
+    this.throwEditError();
     if (!this.opts.pipeline) {
       await this.runEdits(this.planEdits(frame, tr.faces, tok, s, tm), tm);
     } else {
@@ -386,12 +387,10 @@ export class EditorProcessor implements FrameProcessor {
         if (sw.readyAt === null) sw.readyAt = sw.requestedAt;
       }
     }
-    if (this.editError && composited === 0) {
-      const err = this.editError;
-      this.editError = null;
-      throw err;
+    if (composited === 0) {
+      this.throwEditError();
+      return { frame, edited: false, reason: 'no face' };
     }
-    if (composited === 0) return { frame, edited: false, reason: 'no face' };
     this.styleOnScreen = true;
     if (this.results.size > 2 * tr.faces.length + 4) {
       // Faces that left the picture.
@@ -399,6 +398,14 @@ export class EditorProcessor implements FrameProcessor {
       for (const id of this.results.keys()) if (!live.has(id)) this.results.delete(id);
     }
     return { frame, edited: true };
+  }
+
+  /** A pipelined run failed: this frame goes out unedited with its error (once). */
+  private throwEditError(): void {
+    const err = this.editError;
+    if (!err) return;
+    this.editError = null;
+    throw err;
   }
 
   private missingEdit(faces: TrackedFace[]): boolean {
@@ -428,12 +435,7 @@ export class EditorProcessor implements FrameProcessor {
     const v = s.view;
     const novel = v.frontalize || v.yaw !== 0 || v.pitch !== 0;
     const k = strength(s);
-    let tokens = tok.tokens;
-    if (novel && k < 1) {
-      // A fresh array: a pipelined edit may still be reading the previous one.
-      tokens = new Float32Array(tok.tokens.length);
-      for (let i = 0; i < tokens.length; i++) tokens[i] = tok.tokens[i] * k;
-    }
+    const tokens = jobTokens(tok.tokens, novel, k);
     const key = this.current?.key ?? '';
     const prompt = promptInfo(tok);
     const out: EditJob[] = [];
@@ -455,14 +457,20 @@ export class EditorProcessor implements FrameProcessor {
   private async runEdits(jobs: EditJob[], tm: EditorTimings): Promise<void> {
     const t = performance.now();
     for (const j of jobs) {
-      const input = { image: j.image, srcCam: j.srcCam, tgtCam: j.tgtCam, tokens: j.tokens, norm: j.norm };
-      const rgb = this.editThread
-        ? { width: EDITOR_SIZE, height: EDITOR_SIZE, data: (await this.editThread.edit(input)).rgb, timestampMs: 0 }
-        : chwToFrame((await this.editor!.edit(input)).rgb, EDITOR_SIZE);
+      const rgb = await this.editOne({ image: j.image, srcCam: j.srcCam, tgtCam: j.tgtCam, tokens: j.tokens, norm: j.norm });
       this.results.set(j.faceId, { rgb, novel: j.novel, key: j.key, prompt: j.prompt });
     }
     tm.editor += performance.now() - t;
     this.editsDone += jobs.length;
+  }
+
+  /**
+   * One editor run as an RGB24 EDITOR_SIZE² frame: on `thread` (the editor thread when
+   * pipelined, so it never blocks the frame path), else on this thread's session.
+   */
+  private async editOne(input: EditInput, thread = this.editThread): Promise<Frame> {
+    if (thread) return { width: EDITOR_SIZE, height: EDITOR_SIZE, data: (await thread.edit(input)).rgb, timestampMs: 0 };
+    return chwToFrame((await this.editor!.edit(input)).rgb, EDITOR_SIZE);
   }
 
   private async compositeEdit(frame: Frame, face: TrackedFace, r: FaceEdit, k: number, tm: EditorTimings): Promise<void> {
@@ -512,8 +520,8 @@ export class EditorProcessor implements FrameProcessor {
   /**
    * Each preset applied by the editor to the last face it saw (the user's own face, not test
    * data), at the source view, as 96² JPEG data URLs (a few KB each). Null before any face was
-   * seen. Runs beside the frame path (the editor session takes concurrent runs), paced so that
-   * frames keep flowing meanwhile.
+   * seen. Runs beside the frame path (the editor session takes concurrent runs), one preset at a
+   * time and paced, so that frames keep flowing meanwhile.
    */
   async presetThumbnails(ids: string[], size = 96): Promise<Record<string, string> | null> {
     await this.init();
@@ -538,8 +546,9 @@ export class EditorProcessor implements FrameProcessor {
       if (!tok) continue;
       // One preset at a time with a pause between: the live frames share these cores.
       await new Promise((r) => setTimeout(r, 40));
-      const r = await this.editor!.edit({ image: face.image, srcCam: face.camera, tgtCam: face.camera, tokens: tok.tokens, norm: tok.norm });
-      const f = chwToFrame(r.rgb, EDITOR_SIZE);
+      // On this thread's session: the editor thread is kept busy by the frames, and queued
+      // behind them 14 previews took longer than the panel waits (measured: timed out).
+      const f = await this.editOne({ image: face.image, srcCam: face.camera, tgtCam: face.camera, tokens: tok.tokens, norm: tok.norm }, null);
       const jpeg = await sharp(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), { raw: { width: f.width, height: f.height, channels: 3 } })
         .resize(size, size)
         .jpeg({ quality: 70 })

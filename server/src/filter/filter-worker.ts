@@ -7,7 +7,7 @@
  * thread of its own (processor-thread.ts), so its work never holds the pipes up.
  */
 import fs from 'node:fs';
-import type { FrameProcessor, ProcessContext } from '@portrait-edit/models';
+import type { ProcessContext } from '@portrait-edit/models';
 import { decoderArgs, decoderSdp, encoderArgs } from './ffmpeg-args.js';
 import { spawnFfmpeg, stopFfmpeg } from './ffmpeg-process.js';
 import { FrameLoop } from './frame-loop.js';
@@ -17,7 +17,6 @@ import {
   TICK_MS,
   nowAbs,
   type FromWorker,
-  type PromptAwareProcessor,
   type PromptSwitchTimes,
   type ToWorker,
   type WorkerSettings,
@@ -67,7 +66,7 @@ function closeInheritedInetSockets(): void {
 
 type Ffmpeg = ReturnType<typeof spawnFfmpeg>;
 
-let processor: FrameProcessor | null = null;
+let processor: ThreadedProcessor | null = null;
 let initialising: Promise<void> | null = null;
 let decoder: Ffmpeg | null = null;
 let encoder: Ffmpeg | null = null;
@@ -102,14 +101,7 @@ function applySettings(s: WorkerSettings): void {
   const reference = s.reference === undefined ? ctx.reference : (s.reference ?? undefined);
   ctx = { peerId: s.peerId, settings: s.settings, reference };
   // The prompt starts encoding now, not when the next frame happens to look at it.
-  promptAware()?.prepare?.(ctx);
-}
-
-/** The innermost processor, when it encodes prompts off the frame path (the editor). */
-function promptAware(): PromptAwareProcessor | null {
-  let p = processor as PromptAwareProcessor | null;
-  while (p?.inner) p = p.inner as PromptAwareProcessor;
-  return p && (p.prepare || p.promptSwitch || p.presetThumbnails) ? p : null;
+  processor?.prepare(ctx);
 }
 
 let shownSwitchSeq = -1;
@@ -117,8 +109,8 @@ let shownSwitchSeq = -1;
 let switchToReport: PromptSwitchTimes | null = null;
 
 /** Called per frame out: one method call and a few compares, nothing allocated unless a switch completed. */
-function notePromptSwitch(p: PromptAwareProcessor, outAt: number): void {
-  const sw = p.promptSwitch?.();
+function notePromptSwitch(p: ThreadedProcessor, outAt: number): void {
+  const sw = p.promptSwitch();
   if (!sw || sw.seq === shownSwitchSeq || sw.readyAt === null || sw.shownAt === null || outAt < sw.shownAt) return;
   shownSwitchSeq = sw.seq;
   const o = performance.timeOrigin;
@@ -126,13 +118,10 @@ function notePromptSwitch(p: PromptAwareProcessor, outAt: number): void {
 }
 
 async function thumbnails(id: number, presets: string[]): Promise<void> {
-  const p = promptAware();
   try {
-    if (!p?.presetThumbnails) {
-      send({ type: 'thumbnails', id, images: null, reason: `the ${processor?.name ?? 'current'} processor makes no previews` });
-      return;
-    }
-    const images = await p.presetThumbnails(presets);
+    // A processor without previews answers with why (processor-thread-entry.ts).
+    if (!processor) throw new Error('processor not initialised');
+    const images = await processor.presetThumbnails(presets);
     send({ type: 'thumbnails', id, images, ...(images ? {} : { reason: 'no face seen in your video yet' }) });
   } catch (err) {
     send({ type: 'thumbnails', id, images: null, reason: err instanceof Error ? err.message : String(err) });
@@ -144,7 +133,7 @@ async function init(name: string): Promise<void> {
     // The chain runs on its own thread: this one keeps the decoder and encoder pipes moving.
     processor = await ThreadedProcessor.create(name);
     // Settings that came with 'start' before the processor existed.
-    if (ctx.settings) promptAware()?.prepare?.(ctx);
+    if (ctx.settings) processor.prepare(ctx);
     send({ type: 'initialised', processor: processor.name });
   } catch (err) {
     send({ type: 'initFailed', reason: err instanceof Error ? err.message : String(err) });
@@ -157,7 +146,6 @@ function start(m: Extract<ToWorker, { type: 'start' }>): void {
     return;
   }
   const p = processor;
-  const aware = promptAware();
   encoder = spawnFfmpeg(m.ffmpegPath, encoderArgs(m.encoder));
   loop = new FrameLoop({
     width: m.width,
@@ -178,7 +166,7 @@ function start(m: Extract<ToWorker, { type: 'start' }>): void {
       }
     },
     onFrameOut: (t, tIn) => {
-      if (aware) notePromptSwitch(aware, t);
+      notePromptSwitch(p, t);
       const abs = performance.timeOrigin + t;
       if (nEncoded < FRAME_RING) {
         encoded[2 * nEncoded] = performance.timeOrigin + tIn;
@@ -246,7 +234,7 @@ function tick(minRateWindowS?: number): void {
     at: nowAbs(),
     loop: loop ? loop.stats(minRateWindowS) : null,
     lastSwitchMs,
-    edits: promptAware()?.editCount ?? null,
+    edits: processor?.editCount ?? null,
     promptSwitch: switchToReport,
     decoded: decoded.slice(0, nDecoded),
     encoded: encoded.slice(0, 2 * nEncoded),

@@ -18,7 +18,8 @@ let ctx: ProcessContext | null = null;
 let slot: Uint8Array | null = null;
 /** The frame object handed to process(), reused: its fields are rewritten per frame. */
 const frame: Frame = { width: 0, height: 0, data: new Uint8Array(0), timestampMs: 0 };
-let lastSwitchKey = '';
+/** The prompt switch as last reported. */
+const last: { seq: number; readyAt: number | null; shownAt: number | null } = { seq: -1, readyAt: null, shownAt: null };
 
 const post = (m: FromThread): void => port.postMessage(m);
 
@@ -32,9 +33,10 @@ function innermostAware(p: FrameProcessor): PromptAwareProcessor | null {
 function switchIfChanged(): PromptSwitchRel | null {
   const sw = aware?.promptSwitch?.();
   if (!sw) return null;
-  const key = `${sw.seq}:${sw.readyAt ?? ''}:${sw.shownAt ?? ''}`;
-  if (key === lastSwitchKey) return null;
-  lastSwitchKey = key;
+  if (sw.seq === last.seq && sw.readyAt === last.readyAt && sw.shownAt === last.shownAt) return null;
+  last.seq = sw.seq;
+  last.readyAt = sw.readyAt;
+  last.shownAt = sw.shownAt;
   return { seq: sw.seq, requestedAt: sw.requestedAt, readyAt: sw.readyAt, shownAt: sw.shownAt };
 }
 

@@ -63,7 +63,6 @@ interface InFlight {
 
 export class ThreadedProcessor implements FrameProcessor, PromptAwareProcessor {
   private worker: Worker | null = null;
-  private ready: Promise<void> | null = null;
   /** Why frames pass through while there is no working thread; null while it works. */
   private down: string | null = 'starting';
   private buffer: SharedArrayBuffer | null = null;
@@ -116,7 +115,7 @@ export class ThreadedProcessor implements FrameProcessor, PromptAwareProcessor {
     this.worker = w;
     this.sentCtx = null;
     this.buffer = null;
-    this.ready = new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const onMessage = (m: FromThread) => {
         if (m.type === 'ready') {
           this.name = m.name;
@@ -142,7 +141,6 @@ export class ThreadedProcessor implements FrameProcessor, PromptAwareProcessor {
         this.lost(w, `filter thread exited (${code})`);
       });
     });
-    return this.ready;
   }
 
   /** The thread `w` is gone: answer what waited on it and start another. */
