@@ -1,4 +1,4 @@
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import type { FilterStats } from '@portrait-edit/shared';
 
 export const CHROMIUM = process.env.PE_CHROMIUM ?? '/usr/bin/chromium';
@@ -101,6 +101,13 @@ export async function joinAs(browser: Browser, baseUrl: string, name: string, to
   await page.goto(`${baseUrl}/?room=${roomId}&token=${token}&name=${name}`);
   const peerId = await waitFor(`${name} to join`, () => page.evaluate(() => (window as any).__pe.state === 'joined' && (window as any).__pe.peerId), 20_000);
   return { page, peerId };
+}
+
+/** The panel's preset button for `id`, once the gallery has it. */
+export async function presetButton(page: Page, id: string): Promise<Locator> {
+  const button = page.locator(`.presets button[data-preset="${id}"]`);
+  await waitFor('the preset gallery', () => button.count(), 10_000);
+  return button;
 }
 
 /** The filter stats a page's client holds for a participant (the `window.__pe` debug handle). */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { RunningServer } from '@portrait-edit/server';
-import { joinAs as joinAsIn, launchChromium, statsAt, waitFor, waitForEdited } from '../src/browser.js';
+import { joinAs as joinAsIn, launchChromium, presetButton, statsAt, waitFor, waitForEdited } from '../src/browser.js';
 import { webcamY4m } from '../src/fixtures.js';
 import { signal } from '../src/processes.js';
 import { createRoom, startTestServer } from '../src/server-harness.js';
@@ -41,8 +41,7 @@ describe('editor faults, end to end in Chromium', () => {
     const room = await createRoom(server.url);
     const a = await joinAsIn(browser, server.url, 'alice', room.hostToken, room.roomId);
     const b = await joinAsIn(browser, server.url, 'bob', room.guestToken, room.roomId);
-    await waitFor('the preset gallery', () => a.page.locator('.presets button[data-preset="sepia"]').count(), 10_000);
-    await a.page.locator('.presets button[data-preset="sepia"]').click();
+    await (await presetButton(a.page, 'sepia')).click();
     await a.page.getByTestId('filter-toggle').check();
     await waitForEdited(b.page, a.peerId, 120_000);
 

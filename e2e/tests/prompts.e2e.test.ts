@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { RunningServer } from '@portrait-edit/server';
 import type { FilterSettings } from '@portrait-edit/shared';
-import { joinAs as joinAsIn, launchChromium, statsAt, waitFor, waitForEdited } from '../src/browser.js';
+import { joinAs as joinAsIn, launchChromium, presetButton, statsAt, waitFor, waitForEdited } from '../src/browser.js';
 import { TESTDATA, webcamY4m } from '../src/fixtures.js';
 import { createRoom, startTestServer } from '../src/server-harness.js';
+import { pngFile } from '@portrait-edit/server/test/png-file.js';
 
 // Issue 6 (a) and (c), with the real 3DPE editor in the filter worker, real uploads through the
 // panel and the receiver's real decoded video sampled in Chromium on every presented frame.
@@ -241,7 +241,7 @@ describe('prompts live in the call (real editor)', () => {
     const a = await joinAs('alice', room.hostToken, room.roomId);
     const b = await joinAs('bob', room.guestToken, room.roomId);
     await watchOwnSettings(a.page);
-    await waitFor('the preset gallery', () => a.page.locator('.presets button[data-preset="sepia"]').count(), 10_000);
+    await presetButton(a.page, 'sepia');
 
     // The server loads its face detector for reference checks on the first upload (seconds):
     // one upload before the clock starts. Then a starting style and the filter on.
@@ -335,19 +335,19 @@ describe('prompts live in the call (real editor)', () => {
     expect(base.frames).toBeGreaterThan(2);
     expect(during.frames).toBeGreaterThan(10);
 
-    // When did the last style reach the receiver? The centre's colour moves from the previous
-    // style's to the new one's; "visible" = the first frame past half-way.
+    // When did the last style reach the receiver? The centre's colour goes from the previous
+    // style's to the new one's; "visible" = the first frame from which it stays within half the
+    // change of the new style's colour. Closeness, not progress along the way: the switch before
+    // may still be arriving at `readyAt` (the editor lags by one run), and its colours can lie
+    // past half-way in that direction without being the new style (measured: 12 and 602 ms).
     const pre = medianColour(samples.filter((s) => s.t <= last.readyAt - 20).slice(-3));
     const post = medianColour(samples.filter((s) => s.t > last.shownAt + 1000));
-    const dir = [post[0] - pre[0], post[1] - pre[1], post[2] - pre[2]];
-    const change = Math.hypot(dir[0], dir[1], dir[2]);
-    const progress = (s: Sample) => ((s.centre[0] - pre[0]) * dir[0] + (s.centre[1] - pre[1]) * dir[1] + (s.centre[2] - pre[2]) * dir[2]) / (change * change);
-    // From that frame on it must stay past half-way: the switch before may still be arriving
-    // at `readyAt` (the editor lags by one run), and its colours can cross the line on the way.
+    const change = Math.hypot(post[0] - pre[0], post[1] - pre[1], post[2] - pre[2]);
+    const near = (s: Sample) => Math.hypot(s.centre[0] - post[0], s.centre[1] - post[1], s.centre[2] - post[2]) < 0.5 * change;
     const after = samples.filter((s) => s.t > last.readyAt - 20);
-    let lastBelow = -1;
-    for (let i = 0; i < after.length; i++) if (progress(after[i]) <= 0.5) lastBelow = i;
-    const visible = after[lastBelow + 1];
+    let lastFar = -1;
+    for (let i = 0; i < after.length; i++) if (!near(after[i])) lastFar = i;
+    const visible = after[lastFar + 1];
     const visibleAfterReadyMs = visible ? visible.t - last.readyAt : null;
 
     console.log(
@@ -379,7 +379,7 @@ describe('prompts live in the call (real editor)', () => {
     const room = await createRoom(server.url);
     const a = await joinAs('uploader', room.hostToken, room.roomId);
     await watchOwnSettings(a.page);
-    await waitFor('the preset gallery', () => a.page.locator('.presets button[data-preset="sepia"]').count(), 10_000);
+    await presetButton(a.page, 'sepia');
     await switchTo(a.page, { kind: 'preset', id: 'sepia' });
     await waitFor('sepia taken', async () => (await ownSettings(a.page))?.settings.prompt?.kind === 'preset', 5000);
 
@@ -452,35 +452,5 @@ function badFiles(dir: string): { what: string; file: string; declared: string; 
   ];
 }
 
-/** A PNG: signature, IHDR for w×h RGB, one IDAT of a few zero rows, IEND. */
-function pngChunks(w: number, h: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(td));
-    return Buffer.concat([len, td, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  const rows = Buffer.alloc(Math.min(h, 4) * (1 + 3 * Math.min(w, 64)));
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', zlib.deflateSync(rows)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
-function crc32(buf: Buffer): number {
-  let c = ~0;
-  for (const byte of buf) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
+/** A w×h 8-bit RGB PNG whose IDAT holds only a few zero rows. */
+const pngChunks = (w: number, h: number): Buffer => pngFile(w, h, 8, 2, Buffer.alloc(Math.min(h, 4) * (1 + 3 * Math.min(w, 64))));

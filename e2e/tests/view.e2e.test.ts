@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { RunningServer } from '@portrait-edit/server';
 import type { FilterSettings } from '@portrait-edit/shared';
 import { FaceTracker, readImage } from '@portrait-edit/models';
-import { joinAs as joinAsIn, launchChromium, statsAt, tilePixelsIn, waitFor, waitForEdited } from '../src/browser.js';
+import { joinAs as joinAsIn, launchChromium, presetButton, statsAt, tilePixelsIn, waitFor, waitForEdited } from '../src/browser.js';
 import { webcamY4m } from '../src/fixtures.js';
 import { createRoom, startTestServer } from '../src/server-harness.js';
 
@@ -122,8 +122,7 @@ describe('viewpoint and background, live (real editor)', () => {
     const a = await joinAs('turner', room.hostToken, room.roomId);
     const b = await joinAs('watcher', room.guestToken, room.roomId);
     await watchOwnSettings(a.page);
-    await waitFor('the preset gallery', () => a.page.locator('.presets button[data-preset="sepia"]').count(), 10_000);
-    await a.page.locator('.presets button[data-preset="sepia"]').click();
+    await (await presetButton(a.page, 'sepia')).click();
     await a.page.getByTestId('filter-toggle').check();
     await waitForEdited(b.page, a.peerId);
 
@@ -171,8 +170,7 @@ describe('viewpoint and background, live (real editor)', () => {
     const a = await joinAs('streamer', room.hostToken, room.roomId);
     const b = await joinAs('guest', room.guestToken, room.roomId);
     await watchOwnSettings(a.page);
-    await waitFor('the preset gallery', () => a.page.locator('.presets button[data-preset="sepia"]').count(), 10_000);
-    await a.page.locator('.presets button[data-preset="sepia"]').click();
+    await (await presetButton(a.page, 'sepia')).click();
     await a.page.getByTestId('filter-toggle').check();
     // A DOM click, then the server's word: Playwright's check() races the panel re-showing the
     // settings the server confirms for the previous change.

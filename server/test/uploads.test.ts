@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startServer, type RunningServer } from '../src/app.js';
+import { pngFile } from './png-file.js';
 
 const TESTDATA = path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'testdata');
 let server: RunningServer;
@@ -23,34 +23,8 @@ function upload(body: Buffer | string, type: string, token: string | null = gues
   });
 }
 
-function crc32(b: Buffer): number {
-  let c = ~0;
-  for (const x of b) {
-    c ^= x;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
-  }
-  return ~c >>> 0;
-}
-
 /** A real, valid 1-bit PNG of w×h: tiny on disk, huge once decoded (a decompression bomb). */
-function pngHeader(w: number, h: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(td));
-    return Buffer.concat([len, td, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 1; // bit depth 1
-  ihdr[9] = 0; // greyscale
-  const raw = Buffer.alloc(h * (1 + Math.ceil(w / 8)));
-  const idat = zlib.deflateSync(raw, { level: 9 });
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
-}
+const pngHeader = (w: number, h: number): Buffer => pngFile(w, h, 1, 0, Buffer.alloc(h * (1 + Math.ceil(w / 8))), 9);
 
 describe('reference image uploads', () => {
   test('a real portrait is accepted, decoded and found to have a face', async () => {
