@@ -37,6 +37,15 @@ export class Call {
   /** Consumption requests are serialised per peer+kind so swaps apply in announcement order. */
   private chains = new Map<string, Promise<void>>();
   private consumers = new Map<string, types.Consumer>();
+  /** What each live consumer carries, for release(). */
+  private consumerInfo = new Map<string, StreamInfo>();
+  /**
+   * A remote participant's raw video consumer, paused (no media flows) while their edited
+   * stream is shown (peerId → consumer). If the filter fails the server announces the raw
+   * stream again: resuming this one skips a consume round trip and an SDP renegotiation,
+   * so the fallback shows up to a second sooner on a loaded machine.
+   */
+  private standby = new Map<string, types.Consumer>();
   peerId = '';
   peers = new Map<string, PeerInfo>();
   localStream: MediaStream | null = null;
@@ -127,8 +136,12 @@ export class Call {
     return t;
   }
 
+  /** When the server last announced each peer's stream ('peerId:kind' → Date.now()): recovery timelines in tests. */
+  readonly announcedAt = new Map<string, number>();
+
   private enqueue(info: StreamInfo): void {
     const key = `${info.peerId}:${info.kind}`;
+    this.announcedAt.set(key, Date.now());
     const prev = this.chains.get(key) ?? Promise.resolve();
     const next = prev.then(() => this.consume(info)).catch((err) => this.handlers.notice?.('warn', `could not receive a stream: ${(err as Error).message}`));
     this.chains.set(key, next);
@@ -140,6 +153,18 @@ export class Call {
       this.handlers.track?.(info.peerId, info.kind, null as never, info);
       return;
     }
+    const held = info.kind === 'video' && !info.processed ? this.standby.get(info.peerId) : undefined;
+    if (held) {
+      this.standby.delete(info.peerId);
+      if (!held.closed && held.producerId === info.producerId) {
+        // The tile waits for the first frame itself; the resume (and its keyframe) goes meanwhile.
+        const resumed = this.sig.request({ type: 'resumeConsumer', consumerId: held.id });
+        this.handlers.track?.(info.peerId, info.kind, held, info);
+        await resumed;
+        return;
+      }
+      this.closeConsumer(held);
+    }
     const recv = await this.recvTransportP;
     const r = await this.sig.request<{ consumerId: string; producerId: string; kind: 'audio' | 'video'; rtpParameters: types.RtpParameters }>({
       type: 'consume',
@@ -148,12 +173,34 @@ export class Call {
     });
     const consumer = await recv.consume({ id: r.consumerId, producerId: r.producerId, kind: r.kind, rtpParameters: r.rtpParameters });
     this.consumers.set(consumer.id, consumer);
-    consumer.observer.once('close', () => this.consumers.delete(consumer.id));
+    this.consumerInfo.set(consumer.id, info);
+    consumer.observer.once('close', () => {
+      this.consumers.delete(consumer.id);
+      this.consumerInfo.delete(consumer.id);
+      if (this.standby.get(info.peerId) === consumer) this.standby.delete(info.peerId);
+    });
     await this.sig.request({ type: 'resumeConsumer', consumerId: consumer.id });
     this.handlers.track?.(info.peerId, info.kind, consumer, info);
   }
 
-  /** Release a consumer the UI no longer shows (after a swap). */
+  /**
+   * A consumer the UI no longer shows (after a swap). A remote participant's raw video is
+   * paused and held in standby (see `standby`); anything else is closed.
+   */
+  release(c: types.Consumer): void {
+    if (c.closed) return;
+    const info = this.consumerInfo.get(c.id);
+    if (info && info.kind === 'video' && !info.processed && info.peerId !== this.peerId) {
+      const old = this.standby.get(info.peerId);
+      if (old && old !== c) this.closeConsumer(old);
+      this.standby.set(info.peerId, c);
+      void this.sig.request({ type: 'pauseConsumer', consumerId: c.id }).catch(() => this.closeConsumer(c));
+      return;
+    }
+    this.closeConsumer(c);
+  }
+
+  /** Closes a consumer here and on the server. */
   closeConsumer(c: types.Consumer): void {
     if (c.closed) return;
     c.close();

@@ -55,7 +55,7 @@ async function viewer(roomId: string, token: string): Promise<void> {
       stage.appendChild(tile.el);
     }
     const replaced = await tile.show(new MediaStream([consumer.track]), consumer, info.processed, info.producerId);
-    if (replaced && replaced !== consumer) call.closeConsumer(replaced);
+    if (replaced && replaced !== consumer) call.release(replaced);
     keyFor(tile, call.peers.get(peerId)?.settings);
   });
   call.on('peerSettings', (id, s) => {
@@ -218,7 +218,7 @@ async function room(roomId: string, token: string): Promise<void> {
         tileOf(peerId).el.after(t.el);
       }
       const replaced = await t.show(new MediaStream([consumer!.track]), consumer, true, info.producerId);
-      if (replaced && replaced !== consumer) call.closeConsumer(replaced);
+      if (replaced && replaced !== consumer) call.release(replaced);
       keyFor(t, call.peers.get(peerId)?.settings ?? lastOwnSettings);
       return;
     }
@@ -235,7 +235,7 @@ async function room(roomId: string, token: string): Promise<void> {
     tile.el.classList.remove('no-video');
     const stream = consumer ? new MediaStream([consumer.track]) : call.localStream!;
     const replaced = await tile.show(stream, consumer, info.processed, info.producerId);
-    if (replaced && replaced !== consumer) call.closeConsumer(replaced);
+    if (replaced && replaced !== consumer) call.release(replaced);
     if (peerId !== call.peerId) keyFor(tile, call.peers.get(peerId)?.settings);
   }
 

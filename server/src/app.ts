@@ -23,6 +23,8 @@ export interface RunningServer {
   tokens: RoomTokens;
   registry: RoomRegistry;
   resources: () => ServerResources;
+  /** True once a warm spare filter worker has its processor initialised (false: none, or it failed). */
+  spareReady: () => Promise<boolean>;
   /** What the mediasoup workers report: routers still alive, worker pids. */
   workerDump: () => Promise<{ routers: number; workerPids: number[] }>;
   close: () => Promise<void>;
@@ -135,6 +137,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     tokens,
     registry,
     resources,
+    spareReady: () => filterWorkers.spareReady(),
     workerDump: () => workers.dump(),
     close: async () => {
       io.close();

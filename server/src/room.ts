@@ -94,6 +94,12 @@ export class Room {
         if (c.kind === 'video') await c.requestKeyFrame();
         return {};
       }
+      case 'pauseConsumer': {
+        const c = peer.consumers.get(req.consumerId);
+        if (!c) throw new ClientError('NOT_FOUND', `no consumer ${req.consumerId}`);
+        await c.pause();
+        return {};
+      }
       case 'closeConsumer': {
         const c = peer.consumers.get(req.consumerId);
         if (!c) throw new ClientError('NOT_FOUND', `no consumer ${req.consumerId}`);

@@ -110,6 +110,7 @@ function validish(type: string, k: Known): Record<string, unknown> {
     case 'consume':
       return { type, transportId: id(k.transports), producerId: id(k.producers) };
     case 'resumeConsumer':
+    case 'pauseConsumer':
     case 'closeConsumer':
       return { type, consumerId: id(k.consumers) };
     case 'closeProducer':

@@ -90,6 +90,7 @@ describe('signalling refuses what it must and keeps serving', () => {
     const badProduce = await request(s, { type: 'produce', transportId: t.id, kind: 'video', rtpParameters: { codecs: 'none' } });
     expect(badProduce.ok).toBe(false);
     expect((await request(s, { type: 'resumeConsumer', consumerId: 'ghost' })).error.code).toBe('NOT_FOUND');
+    expect((await request(s, { type: 'pauseConsumer', consumerId: 'ghost' })).error.code).toBe('NOT_FOUND');
     s.emit('request', { type: 'ping' }); // no acknowledgement callback: ignored
     s.emit('somethingElse', { a: 1 }); // unknown event: ignored
     expect((await request(s, { type: 'ping' })).ok).toBe(true);

@@ -42,6 +42,8 @@ export const ClientRequestSchema = z.discriminatedUnion('type', [
     .strict(),
   z.object({ type: z.literal('consume'), transportId: id, producerId: id }).strict(),
   z.object({ type: z.literal('resumeConsumer'), consumerId: id }).strict(),
+  /** Stop a consumer's media but keep it (a raw stream held in standby behind the edited one). */
+  z.object({ type: z.literal('pauseConsumer'), consumerId: id }).strict(),
   z.object({ type: z.literal('closeConsumer'), consumerId: id }).strict(),
   z.object({ type: z.literal('closeProducer'), producerId: id }).strict(),
   z

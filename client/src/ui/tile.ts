@@ -22,6 +22,8 @@ export class Tile {
   private lastBytes = 0;
   private lastT = 0;
   private swapToken = 0;
+  /** The last stream shown: when show() was called and when its first frame was up (Date.now()). */
+  lastSwap: { processed: boolean; calledAt: number; shownAt: number } | null = null;
 
   constructor(readonly peerId: string, name: string, private readonly local: boolean) {
     this.el = document.createElement('div');
@@ -57,6 +59,7 @@ export class Tile {
   /** Show a stream; resolves once it is on screen. Returns the consumer it replaced. */
   async show(stream: MediaStream, consumer: types.Consumer | null, processed: boolean, producerId: string): Promise<types.Consumer | null> {
     const token = ++this.swapToken;
+    const calledAt = Date.now();
     const back = this.videos[1 - this.front];
     back.srcObject = stream;
     await back.play().catch(() => {});
@@ -76,6 +79,7 @@ export class Tile {
     this.el.dataset.producerId = producerId;
     this.badge.textContent = processed ? ' · edited' : '';
     this.lastBytes = 0;
+    this.lastSwap = { processed, calledAt, shownAt: Date.now() };
     return replaced;
   }
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import time
 
@@ -169,6 +170,10 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=None, help="also stop after this many steps of this run")
+    ap.add_argument("--anneal", action="store_true", help="cosine-decay the learning rate to a tenth over "
+                    "this run (by the larger of its time and step fractions): a fine-tuning round ends at a "
+                    "settled point instead of wherever the last noisy step left it")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train", default=None, help="stage 1: only these parameter prefixes train, comma-"
                     "separated (e.g. refine,sr to fit a new detail path onto a trained prior cheaply: "
@@ -232,11 +237,17 @@ def main(argv=None):
 
     budget = args.minutes * 60
     t0 = time.time()
+    step0 = step
+    lr0 = [g["lr"] for g in opt.param_groups]
     bar = tqdm(total=int(budget), desc=f"stage {args.stage}", unit="s")
     acc, n_acc, last_save = {}, 0, time.time()
     model.train()
-    while time.time() - t0 < budget:
+    while time.time() - t0 < budget and (args.steps is None or step - step0 < args.steps):
         ts = time.time()
+        if args.anneal:
+            frac = max((ts - t0) / budget, (step - step0) / args.steps if args.steps else 0.0)
+            for g, l0 in zip(opt.param_groups, lr0):
+                g["lr"] = l0 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
         if args.stage == 1:
             loss, parts = stage1_loss(model, stage1_batch(D, rng, args.batch))
         else:
@@ -253,7 +264,7 @@ def main(argv=None):
         secs += dt
         bar.update(int(time.time() - t0) - bar.n)
         if step % 25 == 0:
-            rec = {"step": step, "min": round(secs / 60, 2), **{k: round(v / n_acc, 5) for k, v in acc.items()}}
+            rec = {"step": step, "min": round(secs / 60, 2), "lr": opt.param_groups[0]["lr"], **{k: round(v / n_acc, 5) for k, v in acc.items()}}
             log.write(json.dumps(rec) + "\n"); log.flush()
             bar.set_postfix({k: f"{v / n_acc:.4f}" for k, v in acc.items()})
             acc, n_acc = {}, 0

@@ -132,10 +132,12 @@ export class FilterController {
     this.d.notice('error', `filter failed, showing your raw video: ${reason}`);
     if (this.closed || !this.peer.settings.enabled || this.restarts >= MAX_RESTARTS) return;
     this.restarts++;
+    // A one-off fault (a killed process) is retried at once: every second here is a second of
+    // the participant's call without the edit. Repeated faults back off (1 s, then 2 s).
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (!this.pipeline && !this.starting) void this.start();
-    }, 1000 * this.restarts);
+    }, this.restarts === 1 ? 50 : 1000 * (this.restarts - 1));
   }
 
   private switchToRaw(): void {

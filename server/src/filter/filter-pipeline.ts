@@ -35,8 +35,22 @@ type State = FilterStats['state'];
 /** A decoder silent this long (ms) after its first frame gets a keyframe requested. */
 const STALL_KEYFRAME_MS = 1000;
 
-/** Per-frame timing for benchmarks; emitted only while someone listens. */
+/**
+ * Per-frame timing for benchmarks ('frame') and each pipeline's milestones for recovery
+ * timelines ('lifecycle': acquire, worker, start, listening, keyframeIn (the first three keyframes
+ * sent to the decoder), firstFrame, ready, failed); emitted only
+ * while someone listens.
+ */
 export const pipelineEvents = new EventEmitter();
+
+export type PipelineMilestone = 'acquire' | 'worker' | 'start' | 'listening' | 'keyframeIn' | 'firstFrame' | 'ready' | 'failed';
+export interface PipelineLifecycleEvent {
+  peerId: string;
+  what: PipelineMilestone;
+  /** Date.now() when it happened. */
+  at: number;
+  detail?: string;
+}
 
 /** What one pipeline holds, for leak checks and fault tests. */
 export interface PipelineResources {
@@ -108,9 +122,14 @@ export class FilterPipeline extends EventEmitter {
     this.processorName = o.processor;
   }
 
+  private milestone(what: PipelineMilestone, detail?: string): void {
+    if (pipelineEvents.listenerCount('lifecycle')) pipelineEvents.emit('lifecycle', { peerId: this.o.peerId, what, at: Date.now(), detail } satisfies PipelineLifecycleEvent);
+  }
+
   async start(): Promise<void> {
     const { router, width, height } = this.o;
     // The worker (a warm spare, normally) is fetched while mediasoup sets up the transports.
+    this.milestone('acquire');
     const acquiring = this.o.workers.acquire(this.o.processor);
     acquiring.catch(() => {}); // awaited below; a rejection meanwhile must not go unhandled
     try {
@@ -138,9 +157,12 @@ export class FilterPipeline extends EventEmitter {
         appData: { peerId: this.o.peerId, processed: true },
       });
 
-      await this.consumer.enableTraceEvent(['rtp']);
+      await this.consumer.enableTraceEvent(['rtp', 'keyframe']);
+      let keyframes = 0;
       this.consumer.on('trace', (ev) => {
-        if (ev.type === 'rtp' && isMarker(ev.info)) this.decodeMatch.start(traceTime(ev.timestamp));
+        if (ev.type === 'rtp') {
+          if (isMarker(ev.info)) this.decodeMatch.start(traceTime(ev.timestamp));
+        } else if (ev.type === 'keyframe' && keyframes++ < 3) this.milestone('keyframeIn');
       });
       await this.producer.enableTraceEvent(['rtp', 'keyframe']);
       this.producer.on('trace', (ev) => {
@@ -148,6 +170,7 @@ export class FilterPipeline extends EventEmitter {
           if (isMarker(ev.info)) this.encodeMatch.end(traceTime(ev.timestamp));
         } else if (ev.type === 'keyframe' && this.state === 'starting') {
           this.state = 'running';
+          this.milestone('ready');
           this.emit('ready');
         }
       });
@@ -155,6 +178,7 @@ export class FilterPipeline extends EventEmitter {
 
       const worker = await acquiring;
       this.worker = worker;
+      this.milestone('worker', `pid ${worker.pid}`);
       if (this.closing) {
         void worker.stop(0);
         return;
@@ -168,6 +192,7 @@ export class FilterPipeline extends EventEmitter {
       this.lastHeard = nowAbs();
       this.lastCheck = this.lastHeard;
       this.heartbeatTimer = setInterval(() => this.checkHeartbeat(), TICK_MS);
+      this.milestone('start');
       worker.send({
         type: 'start',
         width,
@@ -215,10 +240,12 @@ export class FilterPipeline extends EventEmitter {
         this.encoderPid = m.encoder;
         return;
       case 'decoderListening':
+        this.milestone('listening');
         // The first keyframe request may have gone out before ffmpeg listened: ask again now.
         if (!this.firstFrameSeen && this.consumer && !this.consumer.closed) void this.consumer.requestKeyFrame().catch(() => {});
         return;
       case 'firstFrame':
+        this.milestone('firstFrame');
         this.firstFrameSeen = true;
         this.lastDecodedAt = m.at;
         if (this.keyframeTimer) clearInterval(this.keyframeTimer);
@@ -346,6 +373,7 @@ export class FilterPipeline extends EventEmitter {
     if (this.closing) return;
     this.failureReason = reason;
     this.state = 'failed';
+    this.milestone('failed', reason);
     void this.close();
     // Receivers go back to the raw stream now, while the teardown goes on.
     this.emit('failed', reason);
