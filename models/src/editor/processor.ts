@@ -174,6 +174,8 @@ export class EditorProcessor implements FrameProcessor {
   private readonly results = new Map<number, FaceEdit>();
   /** The editor run in progress (pipeline mode). */
   private job: Promise<void> | null = null;
+  /** The crops of the last run started (pipeline mode), for a prompt switch that finds the editor idle. */
+  private lastJobs: EditJob[] | null = null;
   /** An editor failure from a pipelined run, thrown by the next frame (which then goes out unedited). */
   private editError: Error | null = null;
   private editsDone = 0;
@@ -248,7 +250,23 @@ export class EditorProcessor implements FrameProcessor {
     if (!p) return;
     const key = promptKey(p);
     this.noteRequest(key);
-    this.request(key, p, ctx.reference);
+    const ready = this.cache.get(key);
+    if (ready) this.adopt(key, ready);
+    else this.request(key, p, ctx.reference);
+  }
+
+  /**
+   * Pipeline mode: the newest requested prompt's tokens are ready, so the editor takes them up
+   * now rather than when the next frame looks (up to a frame interval later): a run in progress
+   * with the old tokens is followed at once by one with these (see startEdits), and an idle
+   * editor re-runs the last crops. Only while a style is on screen; the first prompt is the
+   * frame path's (it waits for its first edit).
+   */
+  private adopt(key: string, tok: PromptTokens): void {
+    if (!this.opts.pipeline || !this.editThread || this.editError) return;
+    if (this.switchInfo?.key !== key || !this.current || this.current.key === key || !this.styleOnScreen) return;
+    this.current = { key, tok };
+    if (!this.job && this.lastJobs) this.startEdits(retoken(this.lastJobs, this.current), this.lastTimings);
   }
 
   private noteRequest(key: string): void {
@@ -279,6 +297,7 @@ export class EditorProcessor implements FrameProcessor {
         } else {
           this.remember(key, r);
           if (this.switchInfo?.key === key && this.switchInfo.readyAt === null) this.switchInfo.readyAt = performance.now();
+          this.adopt(key, r);
         }
       })
       .catch((err: unknown) => {
@@ -415,6 +434,7 @@ export class EditorProcessor implements FrameProcessor {
 
   /** Starts a pipelined editor run; a failure is thrown by the next frame. */
   private startEdits(jobs: EditJob[], tm: EditorTimings): void {
+    this.lastJobs = jobs;
     const job: Promise<void> = this.runEdits(jobs, tm)
       .catch((err: unknown) => {
         this.editError = err instanceof Error ? err : new Error(String(err));
