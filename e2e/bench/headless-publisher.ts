@@ -113,6 +113,11 @@ export class HeadlessReceiver {
   private transport: types.Transport | null = null;
   /** Latency samples (ms) per "peerId:raw" / "peerId:processed". */
   readonly samples = new Map<string, number[]>();
+  /**
+   * Processed frames' centre colour (mean Y, U, V of the middle eighth) with their arrival
+   * time (Date.now() ms), per peer: when a new style reached the receiver (the switch bench).
+   */
+  readonly colours = new Map<string, number[][]>();
   private sinks: { stop(): void }[] = [];
 
   constructor(url: string, token: string) {
@@ -160,8 +165,11 @@ export class HeadlessReceiver {
     this.samples.set(key, out);
     const sink = new wrtc.nonstandard.RTCVideoSink(consumer.track);
     let last = -1;
+    const colours: number[][] = [];
+    if (info.processed) this.colours.set(info.peerId, colours);
     sink.onframe = ({ frame }: { frame: { width: number; height: number; data: Uint8Array } }) => {
       const now = performance.now();
+      if (info.processed && colours.length < 100_000) colours.push([Date.now(), ...centreColour(frame)]);
       const v = readStamp(frame.data, frame.width);
       if (v < 0 || v === last) return;
       last = v;
@@ -169,6 +177,13 @@ export class HeadlessReceiver {
       if (sent && now - sent < 5000) out.push(now - sent);
     };
     this.sinks.push(sink);
+  }
+
+  /** Take the centre colours gathered so far and start afresh. */
+  drainColours(): Record<string, number[][]> {
+    const o: Record<string, number[][]> = {};
+    for (const [k, v] of this.colours) o[k] = v.splice(0);
+    return o;
   }
 
   /** Take the samples gathered so far and start afresh. */
@@ -183,4 +198,29 @@ export class HeadlessReceiver {
     this.transport?.close();
     this.socket.close();
   }
+}
+
+/** Mean Y, U, V of an I420 frame's middle eighth (where the face is in the bench clip). */
+function centreColour(f: { width: number; height: number; data: Uint8Array }): [number, number, number] {
+  const { width: w, height: h, data } = f;
+  const cw = w >> 1;
+  const ch = h >> 1;
+  const x0 = (w * 7) >> 4;
+  const x1 = (w * 9) >> 4;
+  const y0 = (h * 7) >> 4;
+  const y1 = (h * 9) >> 4;
+  let ys = 0;
+  let us = 0;
+  let vs = 0;
+  let n = 0;
+  for (let y = y0; y < y1; y += 2) {
+    for (let x = x0; x < x1; x += 2) {
+      ys += data[y * w + x];
+      const c = (y >> 1) * cw + (x >> 1);
+      us += data[w * h + c];
+      vs += data[w * h + cw * ch + c];
+      n++;
+    }
+  }
+  return [ys / n, us / n, vs / n];
 }

@@ -1,7 +1,8 @@
 // Runs N headless publishers in their own process (so the bench can tell their CPU from the
 // server's). Args: url token count fps [prompt JSON or "none"] [receiver 1|0]. Prints "ready <peerIds…>" once all publish, then obeys
-// lines on stdin: "filter on", "filter off", "latency" (prints and clears the glass-to-glass
-// samples, ms, per peer and raw/processed stream), "quit".
+// lines on stdin: "filter on", "filter off", "prompt <JSON>" (every publisher switches to it),
+// "latency" (prints and clears the glass-to-glass samples, ms, per peer and raw/processed
+// stream), "colours" (prints and clears the processed frames' [time, Y, U, V] per peer), "quit".
 import readline from 'node:readline';
 import { loadClip } from './clip.js';
 import type { FilterSettingsPatch } from '@portrait-edit/shared';
@@ -27,6 +28,12 @@ rl.on('line', async (line) => {
   if (cmd === 'filter on' || cmd === 'filter off') {
     await Promise.all(pubs.map((p) => p.setFilter(cmd === 'filter on' ? { enabled: true, ...(prompt ? { prompt } : {}) } : { enabled: false })));
     console.log('ok');
+  } else if (cmd.startsWith('prompt ')) {
+    const next = JSON.parse(cmd.slice('prompt '.length)) as FilterSettingsPatch['prompt'];
+    await Promise.all(pubs.map((p) => p.setFilter({ prompt: next })));
+    console.log('ok');
+  } else if (cmd === 'colours') {
+    console.log(JSON.stringify(receiver?.drainColours() ?? {}));
   } else if (cmd === 'latency') {
     console.log(JSON.stringify(receiver?.drain() ?? {}));
   } else if (cmd === 'quit') {

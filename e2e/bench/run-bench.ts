@@ -1,15 +1,16 @@
 // npm run bench — the call loop with glass-to-glass latency, a load test (edited streams added
-// until one falls below --threshold-fps, with the editor on and off), a soak (memory and latency
-// per minute), join/leave leak cycles, the face tracker. Prints tables; writes JSON.
+// until one falls below --threshold-fps, with the editor on and off), prompt switches (tokens
+// ready → edited frame out → visible at a receiver), a soak (memory and latency per minute),
+// join/leave leak cycles, the face tracker. Prints tables; writes JSON.
 // Options: --streams 1  --seconds 20  --processor editor|passthrough|test-invert (default: editor
 //          when its model exists)  --prompt '{"kind":"preset","id":"golden-statue"}'
 //          --load editor,passthrough  --max-streams 6  --load-seconds 20  --threshold-fps 12
-//          --soak-minutes 3  --cycles 10  --fps 15  --skip loop,load,soak,cycles,tracker
-import { spawn, execFileSync } from 'node:child_process';
+//          --switches 12  --switch-gap-ms 2500
+//          --soak-minutes 3  --cycles 10  --fps 15  --skip loop,load,switch,soak,cycles,tracker
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { pipelineEvents, startServer, type RunningServer } from '@portrait-edit/server';
 import { EDITOR_MODEL } from '@portrait-edit/server/src/config.js';
@@ -18,6 +19,8 @@ import { REPO_ROOT } from '../src/fixtures.js';
 import { createRoom } from '../src/server-harness.js';
 import { loadClip } from './clip.js';
 import { HeadlessPublisher } from './headless-publisher.js';
+import { startPublishers } from './publishers.js';
+import { runSwitchBench } from './switch-bench.js';
 import { CORES, cpuSeconds, machineCpu, rssMb } from './proc-usage.js';
 
 const HAVE_EDITOR = fs.existsSync(EDITOR_MODEL);
@@ -34,6 +37,8 @@ const { values: opt } = parseArgs({
     'load-seconds': { type: 'string', default: '20' },
     'threshold-fps': { type: 'string', default: '12' },
     fps: { type: 'string', default: '15' },
+    switches: { type: 'string', default: '12' },
+    'switch-gap-ms': { type: 'string', default: '2500' },
     skip: { type: 'string', default: '' },
   },
 });
@@ -67,35 +72,6 @@ async function waitUntil<T>(what: string, f: () => T | null | undefined | false 
 
 function allStats(server: RunningServer): FilterStats[] {
   return server.registry.liveRooms().flatMap((r) => r.filterStats());
-}
-
-/** Publishers in a child process: its CPU is theirs, ours is the server's. */
-async function startPublishers(url: string, token: string, n: number, prompt: string, receiver: boolean) {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'publisher-proc.ts'), url, token, String(n), String(FPS), prompt, receiver ? '1' : '0'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    cwd: path.join(REPO_ROOT, 'e2e'),
-  });
-  const lines = readline.createInterface({ input: child.stdout });
-  // One exit listener for the whole run (one per request would pile up over a long soak).
-  let failPending: ((e: Error) => void) | null = null;
-  child.once('exit', (c) => failPending?.(new Error(`publisher process exited (${c})`)));
-  const next = () => new Promise<string>((resolve, reject) => {
-    failPending = reject;
-    lines.once('line', (l) => {
-      failPending = null;
-      resolve(l);
-    });
-  });
-  const ready = await next();
-  if (!ready.startsWith('ready')) throw new Error(`publishers: ${ready}`);
-  return {
-    pid: child.pid!,
-    send: async (cmd: string): Promise<string> => {
-      child.stdin.write(`${cmd}\n`);
-      return cmd === 'quit' ? '' : next();
-    },
-    done: new Promise((r) => child.once('exit', r)),
-  };
 }
 
 function serverPids(server: RunningServer, workerPids: number[]): number[] {
@@ -139,7 +115,7 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
   const { workerPids } = await server.workerDump();
   const room = await createRoom(server.url);
   const loadBefore = os.loadavg()[0];
-  const pubs = await startPublishers(server.url, room.hostToken, n, promptFor(lo.processor), lo.receiver);
+  const pubs = await startPublishers(server.url, room.hostToken, n, FPS, promptFor(lo.processor), lo.receiver);
   await pubs.send('filter on');
   // The editor's workers beyond the warm spare load their models first (seconds each on 2 cores).
   await waitUntil(`${n} pipelines running`, () => {
@@ -428,6 +404,14 @@ try {
     console.log(`\nFilter loop, ${opt.processor}, 640x480@${FPS} fps, real clip over WebRTC (headless libwebrtc publishers)`);
     console.log('(addedLatencyMs: the server\'s per-frame decode+loop+encode; glassToGlass: frame stamps read by a receiver, processed minus raw)');
     console.log(table(rows, ['streams', 'fpsIn', 'fpsOut', 'editsPerSec', 'decodeMs', 'processMs', 'encodeMs', 'addedLatencyMs.median', 'addedLatencyMs.p95', 'glassToGlass.rawMedian', 'glassToGlass.processedMedian', 'glassToGlass.addedMedian', 'glassToGlass.addedP95', 'dropped', 'cpu.serverCoresUsed', 'cpu.publishersCoresUsed', 'cpu.machinePercent', 'serverRssMb.end']));
+  }
+  if (!skip.has('switch') && opt.processor === 'editor' && Number(opt.switches) > 0) {
+    const sw = await runSwitchBench(server, { count: Number(opt.switches), gapMs: Number(opt['switch-gap-ms']), fps: FPS, progress });
+    process.stderr.write('\n');
+    result.switches = sw;
+    console.log(`\nPrompt switches on one edited stream (640x480@${FPS} fps, headless publisher and receiver, no browsers): tokens ready → first edited frame out of the filter → the new style settled at the receiver`);
+    console.log(table(sw.switches as unknown as Record<string, unknown>[], ['i', 'prompt', 'encodeMs', 'readyToOutMs', 'readyToVisibleMs', 'colourChange']));
+    console.log(table([sw.summary], Object.keys(sw.summary)));
   }
   const soakMin = Number(opt['soak-minutes']);
   if (soakMin > 0 && !skip.has('soak')) {
