@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { pipelineEvents, type PipelineLifecycleEvent, type RunningServer } from '@portrait-edit/server';
+import type { RunningServer } from '@portrait-edit/server';
 import { launchChromium, tileColour, waitFor } from '../src/browser.js';
 import { joinAs as joinAsIn } from '../src/browser.js';
 import { webcamY4m } from '../src/fixtures.js';
 import { processRunning, signal } from '../src/processes.js';
 import { createRoom, startTestServer } from '../src/server-harness.js';
 import { loadSlack } from '../src/load-slack.js';
+import { recordMilestones } from '../src/pipeline-timeline.js';
 
 // Faults in one participant's filter: its ffmpeg decoder dies, its ffmpeg encoder dies, its
 // filter worker process (the one running the frame processor) dies, its filter worker hangs.
@@ -26,20 +27,16 @@ let server: RunningServer;
 let browser: Browser;
 
 /** The server's pipeline milestones, so a slow recovery says which step was slow. */
-const milestones: PipelineLifecycleEvent[] = [];
-const onMilestone = (e: PipelineLifecycleEvent) => milestones.push(e);
-function timeline(peerId: string, t0: number): string {
-  return milestones.filter((e) => e.peerId === peerId && e.at >= t0).map((e) => `${e.what} +${e.at - t0}`).join(', ');
-}
+const milestones = recordMilestones();
+const timeline = milestones.timeline;
 
 beforeAll(async () => {
   server = await startTestServer('test-invert', { numWorkers: 2, maxPeersPerRouter: 1, maxFilteredStreams: 2, heartbeatMs: HEARTBEAT_MS });
   browser = await launchChromium(webcamY4m());
-  pipelineEvents.on('lifecycle', onMilestone);
 }, 120_000);
 
 afterAll(async () => {
-  pipelineEvents.off('lifecycle', onMilestone);
+  milestones.stop();
   await browser?.close();
   await server?.close();
 });
