@@ -327,15 +327,19 @@ export class EditorProcessor implements FrameProcessor {
     return { tokens: await ed.imageTokens(ref), style: 'image', text: prompt.uploadId, how: 'image' };
   }
 
-  /** Tokens for this frame: the prompt's when ready, else the previous prompt's (or a reason). */
-  private async tokensFor(prompt: Prompt, ctx: ProcessContext): Promise<PromptTokens | { reason: string }> {
+  /**
+   * Tokens for this frame, with the prompt they belong to: the prompt's when ready, else the
+   * previous prompt's (or a reason). The key travels with the tokens because `current` can move
+   * on (adopt) while this frame is still being tracked.
+   */
+  private async tokensFor(prompt: Prompt, ctx: ProcessContext): Promise<{ key: string; tok: PromptTokens } | { reason: string }> {
     const key = promptKey(prompt);
-    if (this.current?.key === key) return this.current.tok;
+    if (this.current?.key === key) return this.current;
     this.noteRequest(key);
     const ready = this.cache.get(key);
     if (ready) {
       this.current = { key, tok: ready };
-      return ready;
+      return this.current;
     }
     this.request(key, prompt, ctx.reference);
     const failed = this.failure(key);
@@ -343,7 +347,7 @@ export class EditorProcessor implements FrameProcessor {
       this.current = null;
       return { reason: failed };
     }
-    if (this.current && this.styleOnScreen) return this.current.tok;
+    if (this.current && this.styleOnScreen) return this.current;
     // No style on screen to keep showing (first prompt, or the last frame went out unedited):
     // one short wait for the new one beats frames in a style nobody saw.
     await this.inFlight.get(key);
@@ -451,12 +455,12 @@ export class EditorProcessor implements FrameProcessor {
   }
 
   /** Aligned crops and cameras of this frame's faces, ready for the editor. */
-  private planEdits(frame: Frame, faces: TrackedFace[], tok: PromptTokens, s: FilterSettings, tm: EditorTimings): EditJob[] {
+  private planEdits(frame: Frame, faces: TrackedFace[], cur: { key: string; tok: PromptTokens }, s: FilterSettings, tm: EditorTimings): EditJob[] {
+    const { key, tok } = cur;
     const v = s.view;
     const novel = v.frontalize || v.yaw !== 0 || v.pitch !== 0;
     const k = strength(s);
     const tokens = jobTokens(tok.tokens, novel, k);
-    const key = this.current?.key ?? '';
     const prompt = promptInfo(tok);
     const out: EditJob[] = [];
     for (let fi = 0; fi < faces.length; fi++) {
