@@ -37,8 +37,6 @@ export class Call {
   /** Consumption requests are serialised per peer+kind so swaps apply in announcement order. */
   private chains = new Map<string, Promise<void>>();
   private consumers = new Map<string, types.Consumer>();
-  /** What each live consumer carries, for release(). */
-  private consumerInfo = new Map<string, StreamInfo>();
   /**
    * A remote participant's raw video consumer, paused (no media flows) while their edited
    * stream is shown (peerId → consumer). If the filter fails the server announces the raw
@@ -171,12 +169,11 @@ export class Call {
       transportId: recv.id,
       producerId: info.producerId,
     });
-    const consumer = await recv.consume({ id: r.consumerId, producerId: r.producerId, kind: r.kind, rtpParameters: r.rtpParameters });
+    // appData: what it carries, for release().
+    const consumer = await recv.consume({ id: r.consumerId, producerId: r.producerId, kind: r.kind, rtpParameters: r.rtpParameters, appData: { ...info } });
     this.consumers.set(consumer.id, consumer);
-    this.consumerInfo.set(consumer.id, info);
     consumer.observer.once('close', () => {
       this.consumers.delete(consumer.id);
-      this.consumerInfo.delete(consumer.id);
       if (this.standby.get(info.peerId) === consumer) this.standby.delete(info.peerId);
     });
     await this.sig.request({ type: 'resumeConsumer', consumerId: consumer.id });
@@ -189,8 +186,8 @@ export class Call {
    */
   release(c: types.Consumer): void {
     if (c.closed) return;
-    const info = this.consumerInfo.get(c.id);
-    if (info && info.kind === 'video' && !info.processed && info.peerId !== this.peerId) {
+    const info = c.appData as Partial<StreamInfo>;
+    if (info.peerId && info.kind === 'video' && !info.processed && info.peerId !== this.peerId) {
       const old = this.standby.get(info.peerId);
       if (old && old !== c) this.closeConsumer(old);
       this.standby.set(info.peerId, c);

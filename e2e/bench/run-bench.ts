@@ -19,6 +19,7 @@ import { REPO_ROOT } from '../src/fixtures.js';
 import { createRoom } from '../src/server-harness.js';
 import { loadClip } from './clip.js';
 import { HeadlessPublisher } from './headless-publisher.js';
+import { allStats, q } from './bench-stats.js';
 import { startPublishers } from './publishers.js';
 import { runSwitchBench } from './switch-bench.js';
 import { CORES, cpuSeconds, machineCpu, rssMb } from './proc-usage.js';
@@ -48,11 +49,6 @@ const THRESHOLD = Number(opt['threshold-fps']);
 /** The prompt publishers set with the filter, for processors that edit only with one. */
 const promptFor = (processor: string) => (processor === 'editor' ? opt.prompt! : 'none');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const q = (xs: number[], p: number) => {
-  if (!xs.length) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))] * 10) / 10;
-};
 const mean = (xs: number[]) => (xs.length ? Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 10) / 10 : null);
 const progress = (msg: string) => process.stderr.write(`\r\x1b[K[bench] ${msg}`);
 
@@ -68,10 +64,6 @@ async function waitUntil<T>(what: string, f: () => T | null | undefined | false 
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
-}
-
-function allStats(server: RunningServer): FilterStats[] {
-  return server.registry.liveRooms().flatMap((r) => r.filterStats());
 }
 
 function serverPids(server: RunningServer, workerPids: number[]): number[] {

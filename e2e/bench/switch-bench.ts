@@ -6,6 +6,7 @@
 import type { RunningServer } from '@portrait-edit/server';
 import type { FilterStats, Prompt } from '@portrait-edit/shared';
 import { createRoom } from '../src/server-harness.js';
+import { allStats, q } from './bench-stats.js';
 import { startPublishers } from './publishers.js';
 
 /**
@@ -48,8 +49,7 @@ const median3 = (xs: number[][]) => [1, 2, 3].map((k) => {
 const dist = (a: number[], b: number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 
 function lastSwitchOf(server: RunningServer): FilterStats['lastPromptSwitch'] | null {
-  const s = server.registry.liveRooms().flatMap((r) => r.filterStats())[0];
-  return s?.lastPromptSwitch ?? null;
+  return allStats(server)[0]?.lastPromptSwitch ?? null;
 }
 
 /**
@@ -64,7 +64,7 @@ export async function runSwitchBench(server: RunningServer, o: { count: number; 
   try {
     await pubs.send('filter on');
     const t0 = Date.now();
-    while (!server.registry.liveRooms().flatMap((r) => r.filterStats()).some((s) => s.state === 'running' && s.fpsOut > 0)) {
+    while (!allStats(server).some((s) => s.state === 'running' && s.fpsOut > 0)) {
       if (Date.now() - t0 > 120_000) throw new Error('the edited stream did not start within 120 s');
       await sleep(250);
     }
@@ -107,10 +107,9 @@ export async function runSwitchBench(server: RunningServer, o: { count: number; 
         colourChange: Math.round(change * 10) / 10,
       };
     });
-    const q = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] : null);
     const out = rows.map((r) => r.readyToOutMs).filter((v): v is number => v !== null);
     const vis = rows.map((r) => r.readyToVisibleMs).filter((v): v is number => v !== null);
-    const stats = server.registry.liveRooms().flatMap((r) => r.filterStats())[0];
+    const stats = allStats(server)[0];
     return {
       switches: rows,
       summary: {

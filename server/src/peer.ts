@@ -28,6 +28,13 @@ export class Peer {
     return { id: this.id, displayName: this.displayName, role: this.role, settings: this.settings };
   }
 
+  /** One of this peer's consumers, or a NOT_FOUND client error. */
+  consumer(id: string): types.Consumer {
+    const c = this.consumers.get(id);
+    if (!c) throw new ClientError('NOT_FOUND', `no consumer ${id}`);
+    return c;
+  }
+
   transport(id: string, direction?: 'send' | 'recv'): types.WebRtcTransport {
     const t = this.transports.get(id);
     if (!t) throw new ClientError('NOT_FOUND', `no transport ${id}`);

@@ -37,9 +37,8 @@ const STALL_KEYFRAME_MS = 1000;
 
 /**
  * Per-frame timing for benchmarks ('frame') and each pipeline's milestones for recovery
- * timelines ('lifecycle': acquire, worker, start, listening, keyframeIn (the first three keyframes
- * sent to the decoder), firstFrame, ready, failed); emitted only
- * while someone listens.
+ * timelines ('lifecycle', PipelineMilestone; keyframeIn = one of the first three keyframes sent
+ * to the decoder); emitted only while someone listens.
  */
 export const pipelineEvents = new EventEmitter();
 
