@@ -88,21 +88,18 @@ export class Room {
       case 'consume':
         return this.consume(peer, req.transportId, req.producerId);
       case 'resumeConsumer': {
-        const c = peer.consumers.get(req.consumerId);
-        if (!c) throw new ClientError('NOT_FOUND', `no consumer ${req.consumerId}`);
+        const c = peer.consumer(req.consumerId);
         await c.resume();
         if (c.kind === 'video') await c.requestKeyFrame();
         return {};
       }
       case 'pauseConsumer': {
-        const c = peer.consumers.get(req.consumerId);
-        if (!c) throw new ClientError('NOT_FOUND', `no consumer ${req.consumerId}`);
+        const c = peer.consumer(req.consumerId);
         await c.pause();
         return {};
       }
       case 'closeConsumer': {
-        const c = peer.consumers.get(req.consumerId);
-        if (!c) throw new ClientError('NOT_FOUND', `no consumer ${req.consumerId}`);
+        const c = peer.consumer(req.consumerId);
         c.close();
         peer.consumers.delete(c.id);
         return {};
@@ -183,6 +180,7 @@ export class Room {
       workers: this.deps.filterWorkers,
       slots: this.deps.slots,
       announce: (s: StreamInfo) => {
+        if (s.kind === 'video' && !s.processed) this.resumeStandby(s.producerId);
         this.broadcast(null, 'streamAvailable', s);
         // Fresh stats with the switch, so nobody sees the new stream with the old numbers.
         const st = this.filters.get(peer.id)?.stats();
@@ -326,6 +324,19 @@ export class Room {
     for (const [peerId, f] of this.filters) {
       const s = f.stats();
       if (s && this.peers.has(peerId)) this.broadcast(null, 'filterStats', s);
+    }
+  }
+
+  /**
+   * Back to a raw stream (filter off or failed): the receivers' paused standby consumers of it
+   * (client/src/call.ts) resume now rather than a client round trip later, so the keyframe the
+   * restart or this request asks for already reaches them. The clients' own resume is then a no-op.
+   */
+  private resumeStandby(producerId: string): void {
+    for (const p of this.peers.values()) {
+      for (const c of p.consumers.values()) {
+        if (c.producerId === producerId && c.paused && !c.closed) void c.resume().then(() => c.requestKeyFrame()).catch(() => {});
+      }
     }
   }
 
