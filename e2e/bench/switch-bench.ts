@@ -37,8 +37,8 @@ export interface SwitchRow {
   readyToOutMs: number | null;
   /** Tokens ready → the receiver's picture settled near the new style's colour. */
   readyToVisibleMs: number | null;
-  /** Distance between the styles' centre colours (YUV); under 6 the switch is not measurable. */
-  colourChange: number;
+  /** Distance between the styles' centre colours (YUV); under 6 (or null: no frames) the switch is not measurable. */
+  colourChange: number | null;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -70,6 +70,7 @@ export async function runSwitchBench(server: RunningServer, o: { count: number; 
     }
     await sleep(6000); // first inferences, encoder rate control
     await pubs.send('colours'); // forget the warm-up
+    await sleep(1000); // frames in the starting style, before the first switch
     const marks: { prompt: Prompt; readyAt: number; shownAt: number; encodeMs: number; readyToFrameMs: number } [] = [];
     const n = Math.min(o.count, SWITCH_PROMPTS.length);
     for (let i = 0; i < n; i++) {
@@ -104,7 +105,7 @@ export async function runSwitchBench(server: RunningServer, o: { count: number; 
         encodeMs: Math.round(m.encodeMs),
         readyToOutMs: Math.round(m.readyToFrameMs),
         readyToVisibleMs: visible ? Math.round(visible[0] - m.readyAt) : null,
-        colourChange: Math.round(change * 10) / 10,
+        colourChange: Number.isFinite(change) ? Math.round(change * 10) / 10 : null,
       };
     });
     const out = rows.map((r) => r.readyToOutMs).filter((v): v is number => v !== null);
