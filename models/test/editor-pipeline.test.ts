@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FILTER_SETTINGS, type Prompt } from '@portrait-edit/shared';
 import { EditorProcessor } from '../src/editor/processor.js';
 import { EditorThread } from '../src/editor/editor-thread.js';
+import { EDITOR_SIZE, frontalCamera } from '../src/editor/portrait-editor.js';
+import { SupersededError } from '../src/editor/staged-editor.js';
 import { readImage, readVideoFrames } from '../src/tracking/media-io.js';
 import type { Frame, ProcessContext } from '../src/frame.js';
 import { SLOW, facesDir, videoDir } from './helpers.js';
@@ -92,9 +94,56 @@ describe('editor processor, pipelined', () => {
     expect(still.lastPrompt?.style).toBe('pencil_sketch');
     expect(still.promptSwitch()!.shownAt).not.toBeNull();
   }, SLOW);
+
+  it('while a switch is on its way through the editor, frames reuse the last tracked faces; tracking resumes once it shows', async () => {
+    const img = await readImage(path.join(facesDir, 'ffhq-3.png'));
+    const a = ctx({ kind: 'preset', id: 'marble' });
+    for (let i = 0; i < 3; i++) {
+      await still.process(copy(img), a);
+      await sleep(100);
+    }
+    const b = ctx({ kind: 'preset', id: 'neon' });
+    still.prepare(b);
+    const readyAt = still.promptSwitch()!.readyAt!;
+    const tracked = still.tracker.framesTracked;
+    let held = 0;
+    // Frames in the first 300 ms of the switch (the hold lasts at most 350 ms), until it shows.
+    while (still.promptSwitch()!.shownAt === null && performance.now() - readyAt < 300) {
+      const out = copy(img);
+      expect((await still.process(out, b)).edited).toBe(true);
+      expect(meanAbs(out.data, img.data)).toBeGreaterThan(0.5);
+      held++;
+      await sleep(20);
+    }
+    expect(held).toBeGreaterThanOrEqual(1);
+    expect(still.tracker.framesTracked).toBe(tracked);
+    for (let i = 0; i < 40 && still.promptSwitch()!.shownAt === null; i++) {
+      await sleep(30);
+      await still.process(copy(img), b);
+    }
+    expect(still.lastPrompt?.style).toBe('neon');
+    const before = still.tracker.framesTracked;
+    await still.process(copy(img), b);
+    expect(still.tracker.framesTracked).toBe(before + 1);
+  }, SLOW);
 });
 
 describe('EditorThread', () => {
+  it('a superseded run stops at a stage boundary; runs asked for afterwards go through', async () => {
+    const t = await EditorThread.start({ threads: 1 });
+    try {
+      const cam = frontalCamera();
+      const input = { image: new Float32Array(3 * EDITOR_SIZE * EDITOR_SIZE).fill(0.4), srcCam: cam, tgtCam: cam, tokens: new Float32Array(8 * 64) };
+      const stale = t.edit(input);
+      t.supersede();
+      await expect(stale).rejects.toBeInstanceOf(SupersededError);
+      const next = await t.edit(input);
+      expect(next.rgb.length).toBe(3 * EDITOR_SIZE * EDITOR_SIZE);
+    } finally {
+      await t.close();
+    }
+  }, SLOW);
+
   it('fails to start with the loader\'s message when the model is missing', async () => {
     await expect(EditorThread.start({ assetsDir: '/nonexistent-editor-assets' })).rejects.toThrow(/editor model not found/);
   }, SLOW);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FILTER_SETTINGS, type FilterSettings } from '@portrait-edit/shared';
 import { PortraitEditor, EDITOR_ASSETS, EDITOR_SIZE, frontalCamera } from '../src/editor/portrait-editor.js';
 import { EditorProcessor } from '../src/editor/processor.js';
+import { SupersededError } from '../src/editor/staged-editor.js';
 import { cameraForView } from '../src/tracking/head-pose.js';
 import { readImage } from '../src/tracking/media-io.js';
 import type { Frame } from '../src/frame.js';
@@ -29,17 +30,29 @@ const meanAbs = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 describe('PortraitEditor (committed ONNX on onnxruntime-node)', () => {
   let ed: PortraitEditor;
   beforeAll(async () => {
-    ed = await PortraitEditor.load({ threads: 2 });
+    ed = await PortraitEditor.load({ threads: 1, burstThreads: 2, staged: true });
   }, SLOW);
   afterAll(async () => ed?.close());
 
-  it('matches PyTorch on the export fixture (max abs diff < 1e-3)', async () => {
+  it.each([
+    ['the whole graph', {}],
+    ['the burst session', { burst: true }],
+    ['the staged sessions', { stop: () => false }],
+  ])('matches PyTorch on the export fixture (max abs diff < 1e-3): %s', async (_, how) => {
     const p = parityFixture();
-    const out = await ed.edit({ image: p.image, srcCam: p.src_cam, tgtCam: p.tgt_cam, tokens: p.tokens, norm: p.norm });
+    const out = await ed.edit({ image: p.image, srcCam: p.src_cam, tgtCam: p.tgt_cam, tokens: p.tokens, norm: p.norm }, how);
     let d = 0;
     for (let i = 0; i < out.rgb.length; i++) d = Math.max(d, Math.abs(out.rgb[i] - p.rgb[i]));
     for (let i = 0; i < out.depth.length; i++) d = Math.max(d, Math.abs(out.depth[i] - p.depth[i]));
     expect(d).toBeLessThan(1e-3);
+  });
+
+  it('a staged run stops between stages when told to', async () => {
+    const p = parityFixture();
+    let asked = 0;
+    const run = ed.edit({ image: p.image, srcCam: p.src_cam, tgtCam: p.tgt_cam, tokens: p.tokens, norm: p.norm }, { stop: () => ++asked >= 2 });
+    await expect(run).rejects.toBeInstanceOf(SupersededError);
+    expect(asked).toBe(2);
   });
 
   it('outputs a 3×256² image in [0,1] and a plausible depth; the prompt changes the output', async () => {

@@ -6,24 +6,39 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { PortraitEditor, EDITOR_SIZE, chwToFrame } from './portrait-editor.js';
 import type { EditorThreadReply, EditorThreadRequest } from './editor-thread.js';
+import { SupersededError } from './staged-editor.js';
 
 const port = parentPort!;
-const { assetsDir, threads } = (workerData as { data: { assetsDir?: string; threads?: number } }).data;
+const { assetsDir, threads, burstThreads } = (workerData as { data: { assetsDir?: string; threads?: number; burstThreads?: number } }).data;
 
-PortraitEditor.load({ assetsDir, threads, textEncoder: false }).then(
+/** Runs with a lower id are no longer wanted (EditorThread.supersede). */
+let supersededBelow = 0;
+
+PortraitEditor.load({ assetsDir, threads, burstThreads, staged: true, textEncoder: false }).then(
   (ed) => {
     port.on('message', (m: EditorThreadRequest) => {
       if (m.type === 'close') {
         void ed.close().finally(() => port.close());
         return;
       }
-      ed.edit(m.input).then(
+      if (m.type === 'supersede') {
+        supersededBelow = Math.max(supersededBelow, m.below);
+        return;
+      }
+      const id = m.id;
+      if (id < supersededBelow) {
+        port.postMessage({ type: 'failed', id, message: 'editor run superseded', superseded: true } satisfies EditorThreadReply);
+        return;
+      }
+      ed.edit(m.input, { burst: m.burst, stop: () => id < supersededBelow }).then(
         (out) => {
           const rgb = chwToFrame(out.rgb, EDITOR_SIZE).data;
           const reply: EditorThreadReply = { type: 'edited', id: m.id, rgb, ms: out.ms };
           port.postMessage(reply, [rgb.buffer as ArrayBuffer]);
         },
-        (err: unknown) => port.postMessage({ type: 'failed', id: m.id, message: err instanceof Error ? err.message : String(err) } satisfies EditorThreadReply),
+        (err: unknown) => port.postMessage({
+          type: 'failed', id: m.id, message: err instanceof Error ? err.message : String(err), superseded: err instanceof SupersededError,
+        } satisfies EditorThreadReply),
       );
     });
     port.postMessage({ type: 'ready' } satisfies EditorThreadReply);

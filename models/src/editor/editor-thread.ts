@@ -12,18 +12,25 @@
 import type { Worker } from 'node:worker_threads';
 import { tsWorker } from '../ts-worker.js';
 import type { EditInput } from './portrait-editor.js';
+import { SupersededError } from './staged-editor.js';
 
-export type EditorThreadRequest = { type: 'edit'; id: number; input: EditInput } | { type: 'close' };
+export type EditorThreadRequest =
+  | { type: 'edit'; id: number; input: EditInput; burst: boolean }
+  /** Runs with an id below `below` stop at their next stage boundary. */
+  | { type: 'supersede'; below: number }
+  | { type: 'close' };
 export type EditorThreadReply =
   | { type: 'ready' }
   | { type: 'initFailed'; message: string }
   | { type: 'edited'; id: number; rgb: Uint8Array; ms: number }
-  | { type: 'failed'; id: number; message: string };
+  | { type: 'failed'; id: number; message: string; superseded?: boolean };
 
 export interface EditorThreadOptions {
   assetsDir?: string;
   /** onnxruntime intra-op threads of the thread's session. */
   threads?: number;
+  /** Threads of its burst session (PortraitEditorOptions.burstThreads). */
+  burstThreads?: number;
 }
 
 export interface ThreadEdit {
@@ -55,7 +62,7 @@ export class EditorThread {
 
   private spawn(): Promise<void> {
     this.lastSpawn = performance.now();
-    const w = tsWorker(ENTRY, { assetsDir: this.opts.assetsDir, threads: this.opts.threads });
+    const w = tsWorker(ENTRY, { assetsDir: this.opts.assetsDir, threads: this.opts.threads, burstThreads: this.opts.burstThreads });
     this.worker = w;
     this.starting = new Promise<void>((resolve, reject) => {
       w.on('message', (m: EditorThreadReply) => {
@@ -71,7 +78,7 @@ export class EditorThread {
           this.waiting.delete(m.id);
           if (!p) return;
           if (m.type === 'edited') p.resolve({ rgb: m.rgb, ms: m.ms });
-          else p.reject(new Error(m.message));
+          else p.reject(m.superseded ? new SupersededError() : new Error(m.message));
         }
       });
       w.on('error', (err) => {
@@ -96,9 +103,11 @@ export class EditorThread {
     this.waiting.clear();
   }
 
-  /** Runs the editor on the thread; the input arrays are copied, not taken. */
-  async edit(input: EditInput): Promise<ThreadEdit> {
+  /** Runs the editor on the thread (`burst`: on its burst session); the input arrays are copied, not taken. */
+  async edit(input: EditInput, burst = false): Promise<ThreadEdit> {
     if (this.closed) throw new Error('editor thread closed');
+    // Numbered now: a supersede() right after this call covers it.
+    const id = ++this.ids;
     if (!this.worker) {
       if (performance.now() - this.lastSpawn < RESPAWN_MS) throw new Error(this.deadReason ?? 'editor thread not running');
       this.spawn().catch(() => {});
@@ -106,11 +115,18 @@ export class EditorThread {
     await this.starting;
     const w = this.worker;
     if (!w) throw new Error(this.deadReason ?? 'editor thread not running');
-    const id = ++this.ids;
     return new Promise<ThreadEdit>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      w.postMessage({ type: 'edit', id, input } satisfies EditorThreadRequest);
+      w.postMessage({ type: 'edit', id, input, burst } satisfies EditorThreadRequest);
     });
+  }
+
+  /**
+   * The runs asked for so far are no longer wanted: each stops at its next stage boundary and
+   * rejects with SupersededError (one that finishes first resolves as usual).
+   */
+  supersede(): void {
+    this.worker?.postMessage({ type: 'supersede', below: this.ids + 1 } satisfies EditorThreadRequest);
   }
 
   async close(): Promise<void> {

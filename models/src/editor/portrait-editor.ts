@@ -15,6 +15,7 @@ import * as ort from 'onnxruntime-node';
 import type { Frame } from '../frame.js';
 import { PromptBank, normalizeText, type PromptMatch } from './prompt-bank.js';
 import { TextEncoder384 } from './text-encoder.js';
+import { StagedEditor } from './staged-editor.js';
 
 export const EDITOR_ASSETS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets', 'editor');
 export const EDITOR_SIZE = 256;
@@ -25,6 +26,17 @@ export interface PortraitEditorOptions {
   assetsDir?: string;
   /** onnxruntime intra-op threads (default 2). */
   threads?: number;
+  /**
+   * A second session of the same graph with this many threads, for runs someone is waiting on
+   * (`edit(…, { burst: true })`: a prompt switch, while the frame path pauses tracking and
+   * leaves the cores to it). Default none.
+   */
+  burstThreads?: number;
+  /**
+   * Also load the graph in stages (staged-editor.ts) when the assets have them, so that
+   * `edit(…, { stop })` can drop a superseded run between stages. Default false.
+   */
+  staged?: boolean;
   /** Run one inference at load so the first frame is not slow (default true). */
   warmup?: boolean;
   /**
@@ -77,6 +89,8 @@ export class PortraitEditor {
   private phraseEmb: Float32Array | null = null;
   private readonly cache = new Map<string, PromptMatch | null>();
   private readonly styleCache = new Map<string, StyleCacheEntry>();
+  private burstSession: ort.InferenceSession | null = null;
+  private staged: StagedEditor | null = null;
 
   private constructor(
     readonly session: ort.InferenceSession,
@@ -101,6 +115,10 @@ export class PortraitEditor {
     };
     const session = await ort.InferenceSession.create(file, so);
     const ed = new PortraitEditor(session, new PromptBank(dir), dir, so);
+    if (opts.staged && StagedEditor.exists(dir)) ed.staged = await StagedEditor.load(dir, so);
+    if (opts.burstThreads && opts.burstThreads !== so.intraOpNumThreads) {
+      ed.burstSession = await ort.InferenceSession.create(file, { ...so, intraOpNumThreads: opts.burstThreads });
+    }
     if ((opts.textEncoder ?? true) && TextEncoder384.exists(dir)) {
       ed.encoder = await TextEncoder384.load(dir, 1);
       ed.projSession = await ort.InferenceSession.create(path.join(dir, 'text_proj.onnx'), so);
@@ -109,7 +127,10 @@ export class PortraitEditor {
     }
     if (opts.warmup ?? true) {
       const cam = frontalCamera();
-      await ed.edit({ image: new Float32Array(3 * EDITOR_SIZE * EDITOR_SIZE).fill(0.5), srcCam: cam, tgtCam: cam, tokens: ed.nullTokens() });
+      const grey = { image: new Float32Array(3 * EDITOR_SIZE * EDITOR_SIZE).fill(0.5), srcCam: cam, tgtCam: cam, tokens: ed.nullTokens() };
+      await ed.edit(grey);
+      if (ed.burstSession) await ed.edit(grey, { burst: true });
+      if (ed.staged) await ed.edit(grey, { stop: () => false });
     }
     return ed;
   }
@@ -223,20 +244,28 @@ export class PortraitEditor {
     return Float32Array.from(out.tokens.data as Float32Array);
   }
 
-  async edit(inp: EditInput): Promise<EditOutput> {
+  /**
+   * `burst`: on the burst session (see PortraitEditorOptions.burstThreads) when there is one.
+   * `stop`: on the staged sessions when loaded (not with `burst`), asked between stages; a run
+   * it stops throws SupersededError.
+   */
+  async edit(inp: EditInput, opts: { burst?: boolean; stop?: () => boolean } = {}): Promise<EditOutput> {
     const n = EDITOR_SIZE;
     if (inp.image.length !== 3 * n * n) throw new Error(`editor image must be 3×${n}×${n}`);
     if (inp.tokens.length !== this.bank.k * this.bank.d) throw new Error('bad token count');
     const norm = inp.norm ?? this.bank.defaultNorm;
     if (norm.length !== this.bank.normDim) throw new Error('bad norm size');
     const t0 = performance.now();
-    const out = await this.session.run({
+    const feeds = {
       image: new ort.Tensor('float32', inp.image, [1, 3, n, n]),
       src_cam: new ort.Tensor('float32', Float32Array.from(inp.srcCam), [1, 25]),
       tgt_cam: new ort.Tensor('float32', Float32Array.from(inp.tgtCam), [1, 25]),
       tokens: new ort.Tensor('float32', inp.tokens, [1, this.bank.k, this.bank.d]),
       norm: new ort.Tensor('float32', norm, [1, this.bank.normDim]),
-    });
+    };
+    const out = opts.stop && this.staged && !(opts.burst && this.burstSession)
+      ? await this.staged.run(feeds, opts.stop)
+      : await ((opts.burst && this.burstSession) || this.session).run(feeds);
     return {
       rgb: out.rgb.data as Float32Array,
       depth: out.depth.data as Float32Array,
@@ -246,6 +275,8 @@ export class PortraitEditor {
 
   async close(): Promise<void> {
     await this.session.release();
+    await this.burstSession?.release();
+    await this.staged?.release();
     await this.imageSession?.release();
     await this.projSession?.release();
     await this.encoder?.close();

@@ -40,6 +40,7 @@ import { SelfieMatte, MATTE_SIZE } from '../tracking/matte.js';
 import { PortraitEditor, EDITOR_SIZE, chwToFrame, hwcToCHW, type EditInput, type PortraitEditorOptions } from './portrait-editor.js';
 import { normalizeText } from './prompt-bank.js';
 import { EditorThread } from './editor-thread.js';
+import { SupersededError } from './staged-editor.js';
 
 export interface EditorProcessorOptions extends PortraitEditorOptions {
   maxFaces?: number;
@@ -141,6 +142,18 @@ interface FaceEdit {
   prompt: { style: string; text: string; how: string };
 }
 const PROMPT_CACHE_MAX = 64;
+/**
+ * While a prompt switch is on its way through the editor (pipeline mode), frames reuse the last
+ * tracked faces and mattes for at most this long: the editor gets the cores tracking would take,
+ * and the frame that picks up the new edit goes out without a tracking pass first. Measured in
+ * the switch bench: tracking a frame under load takes 60–90 ms, which every switch waited for.
+ */
+const SWITCH_TRACK_HOLD_MS = 350;
+/**
+ * A prompt being encoded (free text through MiniLM: 20–200 ms) holds new editor runs with the
+ * old tokens for at most this long, so the editor is free when the new tokens arrive.
+ */
+const ENCODE_HOLD_MS = 400;
 /** A failed prompt (say, an adapted style still being trained) is tried again after this. */
 const FAILURE_RETRY_MS = 3000;
 
@@ -172,10 +185,16 @@ export class EditorProcessor implements FrameProcessor {
   private readonly alpha = new Float32Array(1);
   /** The newest edit of each face (by tracker id), composited until the next one is ready. */
   private readonly results = new Map<number, FaceEdit>();
-  /** The editor run in progress (pipeline mode). */
+  /** The editor run in progress (pipeline mode), and the prompt it edits with. */
   private job: Promise<void> | null = null;
+  private jobKey: string | null = null;
   /** The crops of the last run started (pipeline mode), for a prompt switch that finds the editor idle. */
   private lastJobs: EditJob[] | null = null;
+  /** The prompt of the edits last composited (pipeline mode). */
+  private shownKey: string | null = null;
+  /** The last tracked faces and their frame's size, reused while a switch is under way. */
+  private lastFaces: TrackedFace[] | null = null;
+  private lastFacesSize = { width: 0, height: 0 };
   /** An editor failure from a pipelined run, thrown by the next frame (which then goes out unedited). */
   private editError: Error | null = null;
   private editsDone = 0;
@@ -204,7 +223,11 @@ export class EditorProcessor implements FrameProcessor {
   private async load(): Promise<void> {
     if (!this.editor) this.editor = await PortraitEditor.load(this.opts);
     // Pipelined frames need the editor off this thread (onnxruntime-node runs on the caller's).
-    if (this.opts.pipeline) this.editThread = await EditorThread.start({ assetsDir: this.editor.assetsDir, threads: this.opts.threads });
+    if (this.opts.pipeline) {
+      // Switch runs get both cores: the frame path holds its tracking meanwhile (switchUnderWay).
+      const burstThreads = this.opts.burstThreads ?? Math.max(2, this.opts.threads ?? 2);
+      this.editThread = await EditorThread.start({ assetsDir: this.editor.assetsDir, threads: this.opts.threads, burstThreads });
+    }
     await this.tracker.init();
     await this.matte?.init();
     const ed = this.editor;
@@ -266,7 +289,16 @@ export class EditorProcessor implements FrameProcessor {
     if (!this.opts.pipeline || !this.editThread || this.editError) return;
     if (this.switchInfo?.key !== key || !this.current || this.current.key === key || !this.styleOnScreen) return;
     this.current = { key, tok };
+    this.dropStaleRun();
     if (!this.job && this.lastJobs) this.startEdits(retoken(this.lastJobs, this.current), this.lastTimings);
+  }
+
+  /**
+   * The run in progress edits with a prompt no longer current: it stops at its next stage
+   * boundary (staged-editor.ts), and startEdits follows it with a run in the current prompt.
+   */
+  private dropStaleRun(): void {
+    if (this.job && this.jobKey !== this.current?.key) this.editThread?.supersede();
   }
 
   private noteRequest(key: string): void {
@@ -339,6 +371,7 @@ export class EditorProcessor implements FrameProcessor {
     const ready = this.cache.get(key);
     if (ready) {
       this.current = { key, tok: ready };
+      this.dropStaleRun();
       return this.current;
     }
     this.request(key, prompt, ctx.reference);
@@ -366,6 +399,7 @@ export class EditorProcessor implements FrameProcessor {
       this.styleOnScreen = false;
       // Edits made before the prompt was cleared must not flash up when one is set again.
       this.results.clear();
+      this.shownKey = null;
       // Nothing to edit, but a thumbnail request wants the user's face from this frame.
       if (this.faceWaiters.length) await this.captureFace(frame);
       return { frame, edited: false, reason: 'no prompt' };
@@ -376,33 +410,41 @@ export class EditorProcessor implements FrameProcessor {
     this.styleOnScreen = false;
     if ('reason' in tok) return { frame, edited: false, reason: tok.reason };
     const t0 = performance.now();
-    const tr = await this.tracker.track(frame);
+    const held = this.switchUnderWay(frame, t0);
+    const faces = held ?? (await this.tracker.track(frame)).faces;
     const tm: EditorTimings = { track: performance.now() - t0, align: 0, editor: 0, matte: 0, composite: 0 };
     this.lastTimings = tm;
-    if (tr.faces.length === 0) return { frame, edited: false, reason: 'no face' };
+    if (this.opts.pipeline && !held) {
+      this.lastFaces = faces.length ? faces : null;
+      this.lastFacesSize.width = frame.width;
+      this.lastFacesSize.height = frame.height;
+    }
+    if (faces.length === 0) return { frame, edited: false, reason: 'no face' };
     this.throwEditError();
     if (!this.opts.pipeline) {
-      await this.runEdits(this.planEdits(frame, tr.faces, tok, s, tm), tm);
+      await this.runEdits(this.planEdits(frame, faces, tok, s, tm), tm);
     } else {
       // The editor runs beside the frame path; this frame and the next ones are composited with
       // the newest edit (see `pipeline`). Crops are taken now: the frame's buffer is reused as
       // soon as this call returns.
-      if (!this.job) this.startEdits(this.planEdits(frame, tr.faces, tok, s, tm), tm);
-      if (this.missingEdit(tr.faces)) {
+      // Not from held faces: their crops are a few frames old on this frame's pixels.
+      if (!this.job && !held && !this.encodingSwitch(t0)) this.startEdits(this.planEdits(frame, faces, tok, s, tm), tm);
+      if (this.missingEdit(faces)) {
         // A face with no edit yet (the first frame, or a face that just appeared): wait for it.
         await this.job;
-        if (this.missingEdit(tr.faces)) {
-          this.startEdits(this.planEdits(frame, tr.faces, tok, s, tm), tm);
+        if (this.missingEdit(faces)) {
+          this.startEdits(this.planEdits(frame, faces, tok, s, tm), tm);
           await this.job;
         }
       }
     }
     let composited = 0;
-    for (const face of tr.faces) {
+    for (const face of faces) {
       const r = this.results.get(face.id);
       if (!r) continue;
-      await this.compositeEdit(frame, face, r, strength(s), tm);
+      await this.compositeEdit(frame, face, r, strength(s), tm, held !== null);
       composited++;
+      this.shownKey = r.key;
       this.lastPrompt = r.prompt;
       const sw = this.switchInfo;
       if (sw && sw.shownAt === null && sw.key === r.key && sw.key === this.current?.key) {
@@ -415,12 +457,41 @@ export class EditorProcessor implements FrameProcessor {
       return { frame, edited: false, reason: 'no face' };
     }
     this.styleOnScreen = true;
-    if (this.results.size > 2 * tr.faces.length + 4) {
+    if (this.results.size > 2 * faces.length + 4) {
       // Faces that left the picture.
-      const live = new Set(tr.faces.map((f) => f.id));
+      const live = new Set(faces.map((f) => f.id));
       for (const id of this.results.keys()) if (!live.has(id)) this.results.delete(id);
     }
     return { frame, edited: true };
+  }
+
+  /**
+   * The last tracked faces, when this frame may skip tracking: a prompt switch is on its way
+   * through the editor (ready, not yet on screen, still the current prompt, a run under way or
+   * its edit done), it became ready less than SWITCH_TRACK_HOLD_MS ago, and the frame has the
+   * size the faces were tracked at.
+   * Else null: track this frame.
+   */
+  private switchUnderWay(frame: Frame, now: number): TrackedFace[] | null {
+    const last = this.lastFaces;
+    const sw = this.switchInfo;
+    if (!last || !sw || sw.readyAt === null || sw.shownAt !== null) return null;
+    if (this.current?.key !== sw.key || this.shownKey === sw.key || now - sw.readyAt > SWITCH_TRACK_HOLD_MS) return null;
+    if (this.lastFacesSize.width !== frame.width || this.lastFacesSize.height !== frame.height) return null;
+    // Only while the editor is at it (a run in progress, or its edit waiting to be shown): a
+    // held frame starts no run, and the switch must not wait for the hold to end.
+    return this.job || this.hasEditOf(sw.key) ? last : null;
+  }
+
+  private hasEditOf(key: string): boolean {
+    for (const r of this.results.values()) if (r.key === key) return true;
+    return false;
+  }
+
+  /** A new prompt is being encoded (see ENCODE_HOLD_MS): no new run with the old tokens. */
+  private encodingSwitch(now: number): boolean {
+    const sw = this.switchInfo;
+    return !!sw && sw.readyAt === null && sw.failed === null && this.inFlight.has(sw.key) && now - sw.requestedAt < ENCODE_HOLD_MS;
   }
 
   /** A pipelined run failed: this frame goes out unedited with its error (once). */
@@ -439,9 +510,11 @@ export class EditorProcessor implements FrameProcessor {
   /** Starts a pipelined editor run; a failure is thrown by the next frame. */
   private startEdits(jobs: EditJob[], tm: EditorTimings): void {
     this.lastJobs = jobs;
+    this.jobKey = jobs[0]?.key ?? null;
     const job: Promise<void> = this.runEdits(jobs, tm)
       .catch((err: unknown) => {
-        this.editError = err instanceof Error ? err : new Error(String(err));
+        // A superseded run (dropStaleRun) is no failure: the run in the new prompt follows.
+        if (!(err instanceof SupersededError)) this.editError = err instanceof Error ? err : new Error(String(err));
       })
       .finally(() => {
         if (this.job !== job) return;
@@ -477,11 +550,16 @@ export class EditorProcessor implements FrameProcessor {
     return out;
   }
 
-  /** Runs the editor on each planned face and keeps the results by face id. */
+  /**
+   * Runs the editor on each planned face and keeps the results by face id. A run that brings
+   * a prompt switch to the screen goes on the editor thread's burst session.
+   */
   private async runEdits(jobs: EditJob[], tm: EditorTimings): Promise<void> {
     const t = performance.now();
+    const sw = this.switchInfo;
+    const burst = !!sw && sw.shownAt === null && sw.readyAt !== null && jobs[0]?.key === sw.key;
     for (const j of jobs) {
-      const rgb = await this.editOne({ image: j.image, srcCam: j.srcCam, tgtCam: j.tgtCam, tokens: j.tokens, norm: j.norm });
+      const rgb = await this.editOne({ image: j.image, srcCam: j.srcCam, tgtCam: j.tgtCam, tokens: j.tokens, norm: j.norm }, this.editThread, burst);
       this.results.set(j.faceId, { rgb, novel: j.novel, key: j.key, prompt: j.prompt });
     }
     tm.editor += performance.now() - t;
@@ -492,18 +570,19 @@ export class EditorProcessor implements FrameProcessor {
    * One editor run as an RGB24 EDITOR_SIZE² frame: on `thread` (the editor thread when
    * pipelined, so it never blocks the frame path), else on this thread's session.
    */
-  private async editOne(input: EditInput, thread = this.editThread): Promise<Frame> {
-    if (thread) return { width: EDITOR_SIZE, height: EDITOR_SIZE, data: (await thread.edit(input)).rgb, timestampMs: 0 };
+  private async editOne(input: EditInput, thread = this.editThread, burst = false): Promise<Frame> {
+    if (thread) return { width: EDITOR_SIZE, height: EDITOR_SIZE, data: (await thread.edit(input, burst)).rgb, timestampMs: 0 };
     return chwToFrame((await this.editor!.edit(input)).rgb, EDITOR_SIZE);
   }
 
-  private async compositeEdit(frame: Frame, face: TrackedFace, r: FaceEdit, k: number, tm: EditorTimings): Promise<void> {
+  /** `keepMatte`: reuse the face's last matte whatever its age (a switch is under way). */
+  private async compositeEdit(frame: Frame, face: TrackedFace, r: FaceEdit, k: number, tm: EditorTimings, keepMatte: boolean): Promise<void> {
     let t: number;
     if (!r.novel) {
       let matte: Float32Array | undefined;
       if (this.matte) {
         const cached = this.mattes.get(face.id);
-        if (cached && cached.age < (this.opts.matteEvery ?? 3)) {
+        if (cached && (keepMatte || cached.age < (this.opts.matteEvery ?? 3))) {
           cached.age++;
           matte = cached.matte;
         } else {

@@ -146,6 +146,11 @@ export class FaceTracker {
     this.sinceDetect = Number.MAX_SAFE_INTEGER;
   }
 
+  /** Frames tracked since creation (or the last reset). */
+  get framesTracked(): number {
+    return this.frameIndex;
+  }
+
   async track(frame: Frame): Promise<TrackResult> {
     checkFrame(frame);
     await this.init();

@@ -13,6 +13,7 @@ Writes OUT/:
                      the default norm affine (the stage-1 value); offsets in floats into the .bin
   parity.json + parity.bin     one fixed input and PyTorch's outputs (for the runtime's tests)
   export.json        opset, sizes, max |onnxruntime - PyTorch|
+  stages/            the same graph in three sessions (export_stages.py)
 """
 from __future__ import annotations
 
@@ -128,6 +129,9 @@ def main(argv=None):
            "parity_max_abs_diff": diff, "k": K_TOKENS, "d": D_TOKEN, "norm_dim": NORM_DIM}
     json.dump(rep, open(os.path.join(args.out, "export.json"), "w"), indent=1)
     print(json.dumps(rep))
+    from .export_stages import export_stages
+
+    print(json.dumps(export_stages(m, args.out, args.opset)))
     return rep
 
 

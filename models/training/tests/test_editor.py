@@ -93,6 +93,19 @@ def test_onnx_parity(tmp_path):
         assert np.abs(a - b).max() < 1e-3
 
 
+def test_staged_export_chains_to_the_whole_graph(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from pe_editor.export import INPUTS, export_onnx, parity_inputs
+    from pe_editor.export_stages import export_stages
+
+    m = M.Editor().eval()
+    torch.nn.init.normal_(m.xattn.o.weight, std=0.05)
+    export_onnx(M.ExportEditor(m).eval(), parity_inputs(), str(tmp_path / "editor.onnx"), INPUTS, ["rgb", "depth"])
+    rep = export_stages(m, str(tmp_path))  # raises when the chain differs by more than 1e-4
+    assert rep["max_abs_diff_vs_editor_onnx"] < 1e-4
+    assert all((tmp_path / "stages" / f"{s}.onnx").exists() for s in ("encode", "render", "finish"))
+
+
 def _fake_stage1_batch(b=2):
     img = torch.rand(b, 3, M.IMG, M.IMG)
     return (img, _cams(b), _cams(b, 15), img.clone(), torch.full((b, 1, 32, 32), 2.8),

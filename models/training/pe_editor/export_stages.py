@@ -1,0 +1,112 @@
+"""The editor graph in three stages, so a run whose prompt was superseded stops early.
+
+python -m pe_editor.export_stages [--assets ../assets/editor]
+
+A prompt switch waits for the editor run in progress (up to a whole run, 100-300 ms on a loaded
+2-core machine) before its own run can start; onnxruntime cannot abort a run. Run as three
+sessions, the runtime drops a superseded run between stages. The stages are the editor's own
+forward() cut at its two narrow points (the triplane and the rendered features), exported from
+the same weights as editor.onnx (ASSETS/editor.pt) and checked against it:
+
+  stages/encode.onnx  image (1,3,256,256), src_cam (1,25), tokens (1,K,D), norm (1,NORM_DIM)
+                      -> planes (1,3,C,64,64)                        E_low, E_high, xattn, decoder
+  stages/render.onnx  planes, tgt_cam (1,25) -> feat (1,16,32,32), depth (1,1,32,32)   renderer
+  stages/finish.onnx  image, src_cam, tgt_cam, feat, depth -> rgb (1,3,256,256) [0,1]
+                                                                   SR, detail warp, refine
+  (the editor's depth output is render's depth)
+  stages/stages.json  the chain's max |stages - editor.onnx| on the parity input
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+from torch import nn
+
+from .export import DEFAULT_OUT, INPUTS, export_onnx, ort_session, parity_inputs
+from .model import Editor, high_pass
+
+
+class EncodeStage(nn.Module):
+    """(image (B,3,256,256), src_cam (B,25), tokens (B,K,D), norm (B,NORM_DIM)) -> planes (B,3,C,64,64)"""
+
+    def __init__(self, m: Editor):
+        super().__init__()
+        self.m = m
+
+    def forward(self, image, src_cam, tokens, norm):
+        return self.m.encode(image, src_cam, tokens, norm)
+
+
+class RenderStage(nn.Module):
+    """(planes (B,3,C,64,64), tgt_cam (B,25)) -> feat (B,16,32,32), depth (B,1,32,32)"""
+
+    def __init__(self, m: Editor):
+        super().__init__()
+        self.m = m
+
+    def forward(self, planes, tgt_cam):
+        return self.m.renderer(planes, tgt_cam)
+
+
+class FinishStage(nn.Module):
+    """(image, src_cam, tgt_cam, feat, depth) -> rgb (B,3,256,256) clamped to [0,1], as Editor.forward"""
+
+    def __init__(self, m: Editor):
+        super().__init__()
+        self.m = m
+
+    def forward(self, image, src_cam, tgt_cam, feat, depth):
+        rgb128 = self.m.sr(feat)
+        warped, valid = self.m.warp(image, depth, src_cam, tgt_cam)
+        rgb = self.m.refine(rgb128, high_pass(warped) * valid, valid)
+        return rgb.clamp(0, 1)
+
+
+def export_stages(m: Editor, out_dir: str, opset: int = 17) -> dict:
+    """Writes OUT/stages/*.onnx from `m` and checks the chain against OUT/editor.onnx."""
+    d = os.path.join(out_dir, "stages")
+    os.makedirs(d, exist_ok=True)
+    image, src, tgt, tokens, norm = parity_inputs()
+    with torch.no_grad():
+        planes = m.encode(image, src, tokens, norm)
+        feat, depth = m.renderer(planes, tgt)
+    export_onnx(EncodeStage(m).eval(), (image, src, tokens, norm), os.path.join(d, "encode.onnx"),
+                ["image", "src_cam", "tokens", "norm"], ["planes"], opset)
+    export_onnx(RenderStage(m).eval(), (planes, tgt), os.path.join(d, "render.onnx"),
+                ["planes", "tgt_cam"], ["feat", "depth"], opset)
+    export_onnx(FinishStage(m).eval(), (image, src, tgt, feat, depth), os.path.join(d, "finish.onnx"),
+                ["image", "src_cam", "tgt_cam", "feat", "depth"], ["rgb"], opset)
+
+    feeds = {k: v.numpy() for k, v in zip(INPUTS, (image, src, tgt, tokens, norm))}
+    full = ort_session(os.path.join(out_dir, "editor.onnx")).run(None, feeds)
+    (p,) = ort_session(os.path.join(d, "encode.onnx")).run(None, {k: feeds[k] for k in ("image", "src_cam", "tokens", "norm")})
+    f, dep = ort_session(os.path.join(d, "render.onnx")).run(None, {"planes": p, "tgt_cam": feeds["tgt_cam"]})
+    (rgb,) = ort_session(os.path.join(d, "finish.onnx")).run(
+        None, {"image": feeds["image"], "src_cam": feeds["src_cam"], "tgt_cam": feeds["tgt_cam"], "feat": f, "depth": dep})
+    diff = max(float(np.abs(full[0] - rgb).max()), float(np.abs(full[1] - dep).max()))
+    rep = {"stages": ["encode", "render", "finish"], "opset": opset,
+           "max_abs_diff_vs_editor_onnx": diff,
+           "mb": {s: round(os.path.getsize(os.path.join(d, f"{s}.onnx")) / 1e6, 3) for s in ("encode", "render", "finish")}}
+    if diff > 1e-4:
+        raise SystemExit(f"staged editor differs from editor.onnx by {diff}")
+    json.dump(rep, open(os.path.join(d, "stages.json"), "w"), indent=1)
+    return rep
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--assets", default=DEFAULT_OUT, help="editor assets: editor.pt in, stages/ out")
+    ap.add_argument("--opset", type=int, default=17)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(2)
+    m = Editor()
+    m.load_state_dict(torch.load(os.path.join(args.assets, "editor.pt"), map_location="cpu"))
+    print(json.dumps(export_stages(m.eval(), args.assets, args.opset)))
+
+
+if __name__ == "__main__":
+    main()
