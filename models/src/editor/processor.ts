@@ -150,6 +150,13 @@ const PROMPT_CACHE_MAX = 64;
  */
 const SWITCH_TRACK_HOLD_MS = 350;
 /**
+ * A held frame that arrives while the switch's own run is going waits for it (at most this long)
+ * and goes out with the new edit, rather than in the old style with the switch left to the next
+ * frame, up to a frame interval later (67 ms at 15 fps). The loop drops, never queues, frames
+ * meanwhile.
+ */
+const SWITCH_WAIT_MS = 200;
+/**
  * A prompt being encoded (free text through MiniLM: 20–200 ms) holds new editor runs with the
  * old tokens for at most this long, so the editor is free when the new tokens arrive.
  */
@@ -411,6 +418,7 @@ export class EditorProcessor implements FrameProcessor {
     if ('reason' in tok) return { frame, edited: false, reason: tok.reason };
     const t0 = performance.now();
     const held = this.switchUnderWay(frame, t0);
+    if (held && this.job && this.jobKey === this.current?.key) await this.waitForRun(SWITCH_WAIT_MS);
     const faces = held ?? (await this.tracker.track(frame)).faces;
     const tm: EditorTimings = { track: performance.now() - t0, align: 0, editor: 0, matte: 0, composite: 0 };
     this.lastTimings = tm;
@@ -481,6 +489,13 @@ export class EditorProcessor implements FrameProcessor {
     // Only while the editor is at it (a run in progress, or its edit waiting to be shown): a
     // held frame starts no run, and the switch must not wait for the hold to end.
     return this.job || this.hasEditOf(sw.key) ? last : null;
+  }
+
+  /** The editor run in progress, or `ms`, whichever ends first (once per switch: allocations are fine). */
+  private async waitForRun(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.job, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
   }
 
   private hasEditOf(key: string): boolean {
