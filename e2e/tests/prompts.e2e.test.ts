@@ -359,6 +359,7 @@ describe('prompts live in the call (real editor)', () => {
         `visible at the receiver ${visibleAfterReadyMs === null ? 'never' : Math.round(visibleAfterReadyMs)} ms after its tokens were ready ` +
         `(centre colour ${pre.map(Math.round).join(',')} → ${post.map(Math.round).join(',')}, change ${change.toFixed(1)}); added latency ${stats.addedLatencyMs} ms`,
     );
+    console.log(`B's tile of A: ${await b.page.locator(`[data-peer-id="${a.peerId}"] .stats`).first().textContent()}`);
 
     expect(base.black + during.black).toBe(0);
     expect(base.torn + during.torn).toBe(0);

@@ -21,6 +21,8 @@ export class Tile {
   private serverStats: FilterStats | null = null;
   private lastBytes = 0;
   private lastT = 0;
+  /** The receiver's jitter buffer totals at the last refresh (delay in s, frames out of it). */
+  private lastJb = { delay: 0, frames: 0 };
   private swapToken = 0;
   /** The last stream shown: when show() was called and when its first frame was up (Date.now()). */
   lastSwap: { processed: boolean; calledAt: number; shownAt: number } | null = null;
@@ -79,6 +81,7 @@ export class Tile {
     this.el.dataset.producerId = producerId;
     this.badge.textContent = processed ? ' · edited' : '';
     this.lastBytes = 0;
+    this.lastJb = { delay: 0, frames: 0 };
     this.lastSwap = { processed, calledAt, shownAt: Date.now() };
     return replaced;
   }
@@ -116,6 +119,7 @@ export class Tile {
     const parts: string[] = [];
     let fps: number | null = null;
     let kbps: number | null = null;
+    let jbMs: number | null = null;
     if (this.consumer && !this.consumer.closed) {
       const report = await this.consumer.getStats();
       report.forEach((r) => {
@@ -125,12 +129,20 @@ export class Tile {
           if (this.lastBytes && now > this.lastT) kbps = ((r.bytesReceived - this.lastBytes) * 8) / (now - this.lastT);
           this.lastBytes = r.bytesReceived;
           this.lastT = now;
+          // What this browser adds before a frame is decoded (the jitter buffer), over the last refresh.
+          const delay = r.jitterBufferDelay as number | undefined;
+          const frames = r.jitterBufferEmittedCount as number | undefined;
+          if (delay !== undefined && frames !== undefined) {
+            if (frames > this.lastJb.frames && this.lastJb.frames > 0) jbMs = ((delay - this.lastJb.delay) / (frames - this.lastJb.frames)) * 1000;
+            this.lastJb = { delay, frames };
+          }
         }
       });
     }
     if (fps !== null) parts.push(`${Number(fps).toFixed(0)} fps`);
     if (v.videoWidth) parts.push(`${v.videoWidth}×${v.videoHeight}`);
     if (kbps !== null) parts.push(`${Math.round(kbps)} kbps`);
+    if (jbMs !== null) parts.push(`jitter buffer ${Math.round(jbMs)} ms`);
     const s = this.serverStats;
     if (s && this.processed) {
       if (s.addedLatencyMs !== null) parts.push(`+${Math.round(s.addedLatencyMs)} ms filter`);

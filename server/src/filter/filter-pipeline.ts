@@ -9,6 +9,7 @@ import type { FrameLoopStats } from './frame-loop.js';
 import type { PortAllocator } from './port-allocator.js';
 import { RollingSamples, TimeMatcher } from './rolling-stats.js';
 import { nowAbs, TICK_MS, type FromWorker, type PromptSwitchTimes, type WorkerSettings, type WorkerTick } from './worker-protocol.js';
+import { PLAYOUT_DELAY_EXTENSION } from './playout-delay-relay.js';
 
 export interface FilterPipelineOptions {
   router: types.Router;
@@ -152,6 +153,8 @@ export class FilterPipeline extends EventEmitter {
         rtpParameters: {
           codecs: [{ mimeType: 'video/VP8', payloadType: PROCESSED_VP8_PT, clockRate: 90000 }],
           encodings: [{ ssrc }],
+          // Added by the filter worker's relay; receivers render each frame once decoded.
+          headerExtensions: [PLAYOUT_DELAY_EXTENSION],
         },
         appData: { peerId: this.o.peerId, processed: true },
       });

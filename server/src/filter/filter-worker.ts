@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import type { ProcessContext } from '@portrait-edit/models';
 import { decoderArgs, decoderSdp, encoderArgs } from './ffmpeg-args.js';
+import { PlayoutDelayRelay } from './playout-delay-relay.js';
 import { spawnFfmpeg, stopFfmpeg } from './ffmpeg-process.js';
 import { FrameLoop } from './frame-loop.js';
 import { ThreadedProcessor } from './processor-thread.js';
@@ -70,6 +71,8 @@ let processor: ThreadedProcessor | null = null;
 let initialising: Promise<void> | null = null;
 let decoder: Ffmpeg | null = null;
 let encoder: Ffmpeg | null = null;
+/** Between the encoder and the SFU: adds the playout-delay extension (playout-delay-relay.ts). */
+let relay: PlayoutDelayRelay | null = null;
 let loop: FrameLoop | null = null;
 let tickTimer: NodeJS.Timeout | null = null;
 let stopping: Promise<void> | null = null;
@@ -146,7 +149,7 @@ function start(m: Extract<ToWorker, { type: 'start' }>): void {
     return;
   }
   const p = processor;
-  encoder = spawnFfmpeg(m.ffmpegPath, encoderArgs(m.encoder));
+  encoder = spawnFfmpeg(m.ffmpegPath, encoderArgs(relay ? { ...m.encoder, rtpPort: relay.port } : m.encoder));
   loop = new FrameLoop({
     width: m.width,
     height: m.height,
@@ -250,6 +253,7 @@ function stop(code: number): Promise<void> {
     if (tickTimer) clearInterval(tickTimer);
     loop?.close();
     await Promise.all([decoder && stopFfmpeg(decoder), encoder && stopFfmpeg(encoder)]);
+    relay?.close();
     try {
       await initialising;
       await processor?.close?.();
@@ -270,7 +274,10 @@ process.on('message', (m: ToWorker) => {
     case 'start':
       // Applied now, not after init: a settings message may follow before init is done.
       applySettings(m.ctx);
-      void (initialising ?? Promise.resolve()).then(() => {
+      void (initialising ?? Promise.resolve()).then(async () => {
+        // Without the relay (no socket to be had) the encoder sends to the SFU directly: frames
+        // still flow, receivers just buffer them longer.
+        relay = await PlayoutDelayRelay.open(m.encoder.rtpPort).catch(() => null);
         if (stopping) return;
         start(m);
         tickTimer = setInterval(tick, TICK_MS);
