@@ -8,6 +8,7 @@ import type { FilterSettings } from '@portrait-edit/shared';
 import { joinAs as joinAsIn, launchChromium, presetButton, statsAt, waitFor, waitForEdited } from '../src/browser.js';
 import { TESTDATA, webcamY4m } from '../src/fixtures.js';
 import { createRoom, startTestServer } from '../src/server-harness.js';
+import { loadSlack } from '../src/load-slack.js';
 import { pngFile } from '@portrait-edit/server/test/png-file.js';
 
 // Issue 6 (a) and (c), with the real 3DPE editor in the filter worker, real uploads through the
@@ -369,11 +370,12 @@ describe('prompts live in the call (real editor)', () => {
     const freezeLimit = Math.max(500, 2 * base.maxGap + 100);
     expect(during.maxGap).toBeLessThanOrEqual(freezeLimit);
     expect(during.maxSame).toBeLessThanOrEqual(Math.max(500, 2 * base.maxSame + 100));
-    // The style change must be measurable at all, and show up: the 300 ms target is the figure
-    // reported above; the bound here allows a few frame intervals of a loaded machine.
+    // The style change must be measurable at all, and show up within 300 ms of its tokens being
+    // ready: the issue's target, stretched (as the fault tests' limits) only when the machine
+    // runs far more than it has cores — both browsers share the server's two here.
     expect(change).toBeGreaterThan(6);
     expect(visibleAfterReadyMs).not.toBeNull();
-    expect(visibleAfterReadyMs!).toBeLessThan(Math.max(2000, 3 * during.medianGap));
+    expect(visibleAfterReadyMs!).toBeLessThanOrEqual(300 * loadSlack('prompt switch'));
     expect(stats.passthroughReason).toBeNull();
 
     await a.page.context().close();
