@@ -419,8 +419,9 @@ export class EditorProcessor implements FrameProcessor {
     const t0 = performance.now();
     const held = this.switchUnderWay(frame, t0);
     if (held && this.job && this.jobKey === this.current?.key) await this.waitForRun(SWITCH_WAIT_MS);
+    const tTrack = performance.now();
     const faces = held ?? (await this.tracker.track(frame)).faces;
-    const tm: EditorTimings = { track: performance.now() - t0, align: 0, editor: 0, matte: 0, composite: 0 };
+    const tm: EditorTimings = { track: performance.now() - tTrack, align: 0, editor: 0, matte: 0, composite: 0 };
     this.lastTimings = tm;
     if (this.opts.pipeline && !held) {
       this.lastFaces = faces.length ? faces : null;
