@@ -108,6 +108,10 @@ export async function runSwitchBench(server: RunningServer, o: { count: number; 
         colourChange: Number.isFinite(change) ? Math.round(change * 10) / 10 : null,
       };
     });
+    // The longest the receiver's picture stood still from the first switch on (a frozen stream).
+    let longestGapMs = 0;
+    const during = colours.filter((c) => c[0] >= (marks[0]?.readyAt ?? Infinity));
+    for (let k = 1; k < during.length; k++) longestGapMs = Math.max(longestGapMs, during[k][0] - during[k - 1][0]);
     const out = rows.map((r) => r.readyToOutMs).filter((v): v is number => v !== null);
     const vis = rows.map((r) => r.readyToVisibleMs).filter((v): v is number => v !== null);
     const stats = allStats(server)[0];
@@ -118,6 +122,7 @@ export async function runSwitchBench(server: RunningServer, o: { count: number; 
         readyToVisibleMedian: q(vis, 0.5), readyToVisibleP90: q(vis, 0.9), readyToVisibleMax: vis.length ? Math.max(...vis) : null,
         measured: vis.length, of: rows.length,
         within300: vis.filter((v) => v <= 300).length,
+        longestGapMs: Math.round(longestGapMs),
         fpsOut: stats?.fpsOut ?? null, editsPerSec: stats?.editsPerSec ?? null,
       },
     };
