@@ -22,7 +22,7 @@ export class Tile {
   private lastBytes = 0;
   private lastT = 0;
   /** The receiver's jitter buffer totals at the last refresh (delay in s, frames out of it). */
-  private lastJb = { delay: 0, frames: 0 };
+  private readonly lastJb = { delay: 0, frames: 0 };
   private swapToken = 0;
   /** The last stream shown: when show() was called and when its first frame was up (Date.now()). */
   lastSwap: { processed: boolean; calledAt: number; shownAt: number } | null = null;
@@ -81,7 +81,8 @@ export class Tile {
     this.el.dataset.producerId = producerId;
     this.badge.textContent = processed ? ' · edited' : '';
     this.lastBytes = 0;
-    this.lastJb = { delay: 0, frames: 0 };
+    this.lastJb.delay = 0;
+    this.lastJb.frames = 0;
     this.lastSwap = { processed, calledAt, shownAt: Date.now() };
     return replaced;
   }
@@ -134,7 +135,8 @@ export class Tile {
           const frames = r.jitterBufferEmittedCount as number | undefined;
           if (delay !== undefined && frames !== undefined) {
             if (frames > this.lastJb.frames && this.lastJb.frames > 0) jbMs = ((delay - this.lastJb.delay) / (frames - this.lastJb.frames)) * 1000;
-            this.lastJb = { delay, frames };
+            this.lastJb.delay = delay;
+            this.lastJb.frames = frames;
           }
         }
       });

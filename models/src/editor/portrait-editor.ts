@@ -33,8 +33,8 @@ export interface PortraitEditorOptions {
    */
   burstThreads?: number;
   /**
-   * Also load the graph in stages (staged-editor.ts) when the assets have them, so that
-   * `edit(…, { stop })` can drop a superseded run between stages. Default false.
+   * Run the graph in stages (staged-editor.ts) instead of whole when the assets have them, so
+   * that `edit(…, { stop })` can drop a superseded run between stages. Default false.
    */
   staged?: boolean;
   /** Run one inference at load so the first frame is not slow (default true). */
@@ -90,10 +90,10 @@ export class PortraitEditor {
   private readonly cache = new Map<string, PromptMatch | null>();
   private readonly styleCache = new Map<string, StyleCacheEntry>();
   private burstSession: ort.InferenceSession | null = null;
-  private staged: StagedEditor | null = null;
 
   private constructor(
-    readonly session: ort.InferenceSession,
+    /** The editor graph, whole or in stages (PortraitEditorOptions.staged). */
+    private readonly graph: ort.InferenceSession | StagedEditor,
     readonly bank: PromptBank,
     readonly assetsDir: string,
     private readonly sessionOptions: ort.InferenceSession.SessionOptions,
@@ -113,9 +113,8 @@ export class PortraitEditor {
       // 40 ms measured under load) and made the inference itself slower.
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     };
-    const session = await ort.InferenceSession.create(file, so);
-    const ed = new PortraitEditor(session, new PromptBank(dir), dir, so);
-    if (opts.staged && StagedEditor.exists(dir)) ed.staged = await StagedEditor.load(dir, so);
+    const graph = opts.staged && StagedEditor.exists(dir) ? await StagedEditor.load(dir, so) : await ort.InferenceSession.create(file, so);
+    const ed = new PortraitEditor(graph, new PromptBank(dir), dir, so);
     if (opts.burstThreads && opts.burstThreads !== so.intraOpNumThreads) {
       ed.burstSession = await ort.InferenceSession.create(file, { ...so, intraOpNumThreads: opts.burstThreads });
     }
@@ -130,7 +129,6 @@ export class PortraitEditor {
       const grey = { image: new Float32Array(3 * EDITOR_SIZE * EDITOR_SIZE).fill(0.5), srcCam: cam, tgtCam: cam, tokens: ed.nullTokens() };
       await ed.edit(grey);
       if (ed.burstSession) await ed.edit(grey, { burst: true });
-      if (ed.staged) await ed.edit(grey, { stop: () => false });
     }
     return ed;
   }
@@ -246,8 +244,8 @@ export class PortraitEditor {
 
   /**
    * `burst`: on the burst session (see PortraitEditorOptions.burstThreads) when there is one.
-   * `stop`: on the staged sessions when loaded (not with `burst`), asked between stages; a run
-   * it stops throws SupersededError.
+   * `stop`: asked between stages when the graph runs staged; a run it stops throws
+   * SupersededError.
    */
   async edit(inp: EditInput, opts: { burst?: boolean; stop?: () => boolean } = {}): Promise<EditOutput> {
     const n = EDITOR_SIZE;
@@ -263,9 +261,10 @@ export class PortraitEditor {
       tokens: new ort.Tensor('float32', inp.tokens, [1, this.bank.k, this.bank.d]),
       norm: new ort.Tensor('float32', norm, [1, this.bank.normDim]),
     };
-    const out = opts.stop && this.staged && !(opts.burst && this.burstSession)
-      ? await this.staged.run(feeds, opts.stop)
-      : await ((opts.burst && this.burstSession) || this.session).run(feeds);
+    const burst = opts.burst ? this.burstSession : null;
+    const out = burst ? await burst.run(feeds)
+      : this.graph instanceof StagedEditor ? await this.graph.run(feeds, opts.stop)
+        : await this.graph.run(feeds);
     return {
       rgb: out.rgb.data as Float32Array,
       depth: out.depth.data as Float32Array,
@@ -274,9 +273,8 @@ export class PortraitEditor {
   }
 
   async close(): Promise<void> {
-    await this.session.release();
+    await this.graph.release();
     await this.burstSession?.release();
-    await this.staged?.release();
     await this.imageSession?.release();
     await this.projSession?.release();
     await this.encoder?.close();

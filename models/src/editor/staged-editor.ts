@@ -50,7 +50,7 @@ export class StagedEditor {
   }
 
   /** rgb (1,3,256,256) and depth (1,1,32,32) as the whole graph gives; throws SupersededError once `stop()` says so. */
-  async run(x: StagedFeeds, stop: () => boolean): Promise<{ rgb: ort.Tensor; depth: ort.Tensor }> {
+  async run(x: StagedFeeds, stop: () => boolean = () => false): Promise<{ rgb: ort.Tensor; depth: ort.Tensor }> {
     const { planes } = await this.encode.run({ image: x.image, src_cam: x.src_cam, tokens: x.tokens, norm: x.norm });
     await yieldToEvents();
     if (stop()) throw new SupersededError();
