@@ -19,6 +19,8 @@ export class Panel {
   private readonly recent = new RecentReferences((uploadId) => void this.apply({ prompt: { kind: 'image', uploadId } }));
   private status!: HTMLElement;
   private engine!: HTMLElement;
+  /** Counts prompt choices, so an upload that finishes after a newer choice does not override it. */
+  private promptChoice = 0;
 
   constructor(
     private readonly send: (p: FilterSettingsPatch) => Promise<void>,
@@ -94,8 +96,16 @@ export class Panel {
     if (!['image/png', 'image/jpeg', 'image/webp'].includes(f.type)) return this.say(`${f.name}: not a PNG, JPEG or WebP image`, true);
     if (f.size > 5 * 1024 * 1024) return this.say(`${f.name} is larger than 5 MB`, true);
     this.say(`Uploading ${f.name}…`);
+    const choice = ++this.promptChoice;
     try {
       const u = await this.upload(f);
+      if (choice !== this.promptChoice) {
+        // A prompt picked while this uploaded is the newer choice: it stays on; the reference
+        // waits one click away.
+        this.recent.add(u.uploadId, URL.createObjectURL(f), f.name);
+        this.say(`${f.name} uploaded; your newer choice stays on (the reference is in your recent ones)`);
+        return;
+      }
       await this.send({ prompt: { kind: 'image', uploadId: u.uploadId } });
       info.innerHTML = '';
       const img = document.createElement('img');
@@ -128,6 +138,7 @@ export class Panel {
   }
 
   private async apply(p: FilterSettingsPatch): Promise<void> {
+    if (p.prompt !== undefined) this.promptChoice++;
     try {
       await this.send(p);
       this.say('');
