@@ -23,6 +23,7 @@ import { compositeFace } from '../tracking/composite.js';
 import { SelfieMatte, MATTE_SIZE } from '../tracking/matte.js';
 import { InputError, readImage, writePng } from '../tracking/media-io.js';
 import { PortraitEditor, EDITOR_SIZE, chwToFrame, hwcToCHW } from '../editor/portrait-editor.js';
+import { MeshDepth, loadMeshTriangles, meshInCrop } from '../editor/mesh-depth.js';
 import { parseArgs, UsageError } from './args.js';
 import type { CliCommand, CliIO } from './commands.js';
 
@@ -138,7 +139,10 @@ export async function edit3dpe(a: EditArgs, editor?: PortraitEditor): Promise<{ 
   const tgt = novel ? cameraForView(-yaw, pitch) : face.camera;
   const img = hwcToCHW(alignFaceFloat(frame, face.crop, EDITOR_SIZE, 1 / 255, 0), EDITOR_SIZE);
   const useTokens = novel && a.strength < 1 ? tokens.map((x) => x * a.strength) : tokens;
-  const out = await ed.edit({ image: img, srcCam: face.camera, tgtCam: tgt, tokens: useTokens });
+  const meshDepth = novel
+    ? new MeshDepth(loadMeshTriangles(ed.assetsDir)).compute(meshInCrop(face.mesh, face.crop, EDITOR_SIZE), EDITOR_SIZE, face.camera, tgt)
+    : undefined;
+  const out = await ed.edit({ image: img, srcCam: face.camera, tgtCam: tgt, tokens: useTokens, meshDepth });
   const crop = chwToFrame(out.rgb, EDITOR_SIZE);
   let result: Frame;
   if (novel) {

@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_FILTER_SETTINGS } from '@portrait-edit/shared';
 import { PortraitEditor, EDITOR_SIZE, frontalCamera } from '../editor/portrait-editor.js';
+import { MeshDepth, MESH_DEPTH_RES, loadMeshTriangles } from '../editor/mesh-depth.js';
 import { EditorProcessor, type EditorTimings } from '../editor/processor.js';
 import { readVideoFrames } from '../tracking/media-io.js';
 import { cameraForView } from '../tracking/head-pose.js';
@@ -29,22 +30,40 @@ const median = (v: number[]): number => {
 };
 const r1 = (v: number): number => Math.round(v * 10) / 10;
 
-export async function editorSpeed(n = 30): Promise<{ editorMs: number; editorMsNovel: number; threads: number }> {
-  const ed = await PortraitEditor.load({ threads: 2 });
+/**
+ * Editor ms per view at 256², 2 threads: as calls run it (in stages, the novel view re-projected
+ * through the face mesh's depth, whose own cost is `meshDepthMs`), and the whole graph.
+ */
+export async function editorSpeed(n = 30): Promise<{ editorMs: number; editorMsNovel: number; meshDepthMs: number; wholeMs: number; wholeMsNovel: number; threads: number }> {
+  const staged = await PortraitEditor.load({ threads: 2, staged: true });
+  const whole = await PortraitEditor.load({ threads: 2, textEncoder: false });
   try {
     const img = new Float32Array(3 * EDITOR_SIZE * EDITOR_SIZE).map((_, i) => (i % 97) / 97);
-    const tok = (await ed.textTokens('golden statue'))!.tokens;
+    const tok = (await staged.textTokens('golden statue'))!.tokens;
     const cam = frontalCamera();
     const nov = cameraForView(20, 0);
-    for (let i = 0; i < 5; i++) await ed.edit({ image: img, srcCam: cam, tgtCam: cam, tokens: tok });
-    const a: number[] = [], b: number[] = [];
-    for (let i = 0; i < n; i++) {
-      a.push((await ed.edit({ image: img, srcCam: cam, tgtCam: cam, tokens: tok })).ms);
-      b.push((await ed.edit({ image: img, srcCam: cam, tgtCam: nov, tokens: tok })).ms);
+    const fx = JSON.parse(await fsp.readFile(path.join(staged.assetsDir, 'mesh_parity.json'), 'utf8')) as { lm: number[]; size: number };
+    const md = new MeshDepth(loadMeshTriangles(staged.assetsDir));
+    const depth = new Float32Array(MESH_DEPTH_RES * MESH_DEPTH_RES);
+    const r: Record<'a' | 'b' | 'c' | 'd' | 'm', number[]> = { a: [], b: [], c: [], d: [], m: [] };
+    for (let i = 0; i < n + 5; i++) {
+      const t = performance.now();
+      md.compute(fx.lm, fx.size, cam, nov, depth);
+      const mMs = performance.now() - t;
+      const a = (await staged.edit({ image: img, srcCam: cam, tgtCam: cam, tokens: tok })).ms;
+      const b = (await staged.edit({ image: img, srcCam: cam, tgtCam: nov, tokens: tok, meshDepth: depth })).ms;
+      const c = (await whole.edit({ image: img, srcCam: cam, tgtCam: cam, tokens: tok })).ms;
+      const d = (await whole.edit({ image: img, srcCam: cam, tgtCam: nov, tokens: tok, meshDepth: depth })).ms;
+      if (i < 5) continue; // warm-up
+      r.a.push(a); r.b.push(b); r.c.push(c); r.d.push(d); r.m.push(mMs);
     }
-    return { editorMs: r1(median(a)), editorMsNovel: r1(median(b)), threads: 2 };
+    return {
+      editorMs: r1(median(r.a)), editorMsNovel: r1(median(r.b)), meshDepthMs: Math.round(median(r.m) * 100) / 100,
+      wholeMs: r1(median(r.c)), wholeMsNovel: r1(median(r.d)), threads: 2,
+    };
   } finally {
-    await ed.close();
+    await staged.close();
+    await whole.close();
   }
 }
 
@@ -105,7 +124,7 @@ export function markdown(speed: Awaited<ReturnType<typeof editorSpeed>>, proc: R
     if (q.temporal) L.push(`| temporal: mean frame-to-frame change (×255) on steady frames of ${q.temporal.clip} (input ${q.temporal.input}) | ${q.temporal['3dpe']} | ${q.temporal.teacher} (2D edit per frame) |`);
     L.push(`| ms, editor / stylizer (Python onnxruntime, 2 threads) | ${q.ms['3dpe_editor_onnxruntime_py_2threads']} per view | ${q.ms.teacher_stylizer} + ${q.ms.teacher_lift_per_view} per novel view |`);
   }
-  L.push(`| ms, editor in onnxruntime-node (2 threads), source / novel view | ${speed.editorMs} / ${speed.editorMsNovel} | — |`);
+  L.push(`| ms, editor in onnxruntime-node (2 threads), source / novel view, in stages as calls run it (+ mesh depth ${speed.meshDepthMs}) | ${speed.editorMs} / ${speed.editorMsNovel} (whole graph: ${speed.wholeMs} / ${speed.wholeMsNovel}) | — |`);
   if (proc) {
     L.push(`| ms per ${proc.width}×${proc.height} frame, whole processor (median) | ${proc.totalMs} (track ${proc.trackMs}, align ${proc.alignMs}, editor ${proc.editorMs}, matte ${proc.matteMs}, composite ${proc.compositeMs}) | — |`);
   }

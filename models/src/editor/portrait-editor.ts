@@ -3,7 +3,9 @@
  * models/training/pe_editor) on onnxruntime-node, CPU execution provider.
  *
  * Graph: image (1,3,256,256) in [0,1] + src_cam (1,25) + tgt_cam (1,25) + tokens (1,K,D) +
- * norm (1,NORM) → rgb (1,3,256,256) in [0,1] at tgt_cam, depth (1,1,32,32). The image-prompt
+ * norm (1,NORM) + mesh_depth (1,1,32,32) → rgb (1,3,256,256) in [0,1] at tgt_cam, depth
+ * (1,1,32,32). A novel view is the source-view edit re-projected through the face mesh's depth
+ * where it covers (mesh-depth.ts; zeros: the triplane's depth alone). The image-prompt
  * encoder takes references at 128² (the editor's encoders work at 128² internally).
  * Prompt tokens and E_high's normalisation affine are inputs, so an adapted style is a small
  * tensor pair (tokens + norm) and needs no re-export.
@@ -16,6 +18,9 @@ import type { Frame } from '../frame.js';
 import { PromptBank, normalizeText, type PromptMatch } from './prompt-bank.js';
 import { TextEncoder384 } from './text-encoder.js';
 import { StagedEditor } from './staged-editor.js';
+import { MESH_DEPTH_RES } from './mesh-depth.js';
+
+type Graph = ort.InferenceSession | StagedEditor;
 
 export const EDITOR_ASSETS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets', 'editor');
 export const EDITOR_SIZE = 256;
@@ -54,6 +59,12 @@ export interface EditInput {
   tokens: Float32Array;
   /** E_high norm affine; the trained default when omitted. */
   norm?: Float32Array;
+  /**
+   * The face mesh's depth at tgtCam (MeshDepth, 32², 0 = not covered): a novel view follows the
+   * tracked face's shape; without it, the triplane's depth alone (a coarser face). Unused at the
+   * source view.
+   */
+  meshDepth?: Float32Array;
 }
 
 export interface EditOutput {
@@ -89,11 +100,12 @@ export class PortraitEditor {
   private phraseEmb: Float32Array | null = null;
   private readonly cache = new Map<string, PromptMatch | null>();
   private readonly styleCache = new Map<string, StyleCacheEntry>();
-  private burstSession: ort.InferenceSession | null = null;
+  private burstSession: Graph | null = null;
+  private readonly noMeshDepth = new Float32Array(MESH_DEPTH_RES * MESH_DEPTH_RES);
 
   private constructor(
     /** The editor graph, whole or in stages (PortraitEditorOptions.staged). */
-    private readonly graph: ort.InferenceSession | StagedEditor,
+    private readonly graph: Graph,
     readonly bank: PromptBank,
     readonly assetsDir: string,
     private readonly sessionOptions: ort.InferenceSession.SessionOptions,
@@ -113,10 +125,12 @@ export class PortraitEditor {
       // 40 ms measured under load) and made the inference itself slower.
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     };
-    const graph = opts.staged && StagedEditor.exists(dir) ? await StagedEditor.load(dir, so) : await ort.InferenceSession.create(file, so);
+    const staged = !!opts.staged && StagedEditor.exists(dir);
+    const load = (o: ort.InferenceSession.SessionOptions) => staged ? StagedEditor.load(dir, o) : ort.InferenceSession.create(file, o);
+    const graph = await load(so);
     const ed = new PortraitEditor(graph, new PromptBank(dir), dir, so);
     if (opts.burstThreads && opts.burstThreads !== so.intraOpNumThreads) {
-      ed.burstSession = await ort.InferenceSession.create(file, { ...so, intraOpNumThreads: opts.burstThreads });
+      ed.burstSession = await load({ ...so, intraOpNumThreads: opts.burstThreads });
     }
     if ((opts.textEncoder ?? true) && TextEncoder384.exists(dir)) {
       ed.encoder = await TextEncoder384.load(dir, 1);
@@ -253,6 +267,8 @@ export class PortraitEditor {
     if (inp.tokens.length !== this.bank.k * this.bank.d) throw new Error('bad token count');
     const norm = inp.norm ?? this.bank.defaultNorm;
     if (norm.length !== this.bank.normDim) throw new Error('bad norm size');
+    const mesh = inp.meshDepth ?? this.noMeshDepth;
+    if (mesh.length !== MESH_DEPTH_RES * MESH_DEPTH_RES) throw new Error(`mesh depth must be ${MESH_DEPTH_RES}×${MESH_DEPTH_RES}`);
     const t0 = performance.now();
     const feeds = {
       image: new ort.Tensor('float32', inp.image, [1, 3, n, n]),
@@ -260,11 +276,10 @@ export class PortraitEditor {
       tgt_cam: new ort.Tensor('float32', Float32Array.from(inp.tgtCam), [1, 25]),
       tokens: new ort.Tensor('float32', inp.tokens, [1, this.bank.k, this.bank.d]),
       norm: new ort.Tensor('float32', norm, [1, this.bank.normDim]),
+      mesh_depth: new ort.Tensor('float32', mesh, [1, 1, MESH_DEPTH_RES, MESH_DEPTH_RES]),
     };
-    const burst = opts.burst ? this.burstSession : null;
-    const out = burst ? await burst.run(feeds)
-      : this.graph instanceof StagedEditor ? await this.graph.run(feeds, opts.stop)
-        : await this.graph.run(feeds);
+    const g = (opts.burst ? this.burstSession : null) ?? this.graph;
+    const out = g instanceof StagedEditor ? await g.run(feeds, opts.stop) : await g.run(feeds);
     return {
       rgb: out.rgb.data as Float32Array,
       depth: out.depth.data as Float32Array,

@@ -35,12 +35,14 @@ import type { Frame, FrameProcessor, ProcessContext, ProcessResult } from '../fr
 import { FaceTracker, type TrackedFace, type TrackerOptions } from '../tracking/face-tracker.js';
 import { alignFaceFloat } from '../tracking/alignment.js';
 import { cameraForView } from '../tracking/head-pose.js';
+import { MESH_POINTS } from '../tracking/mesh-indices.js';
 import { compositeFace } from '../tracking/composite.js';
 import { SelfieMatte, MATTE_SIZE } from '../tracking/matte.js';
 import { PortraitEditor, EDITOR_SIZE, chwToFrame, hwcToCHW, type EditInput, type PortraitEditorOptions } from './portrait-editor.js';
 import { normalizeText } from './prompt-bank.js';
 import { EditorThread } from './editor-thread.js';
 import { SupersededError } from './staged-editor.js';
+import { MeshDepth, loadMeshTriangles, meshInCrop } from './mesh-depth.js';
 
 export interface EditorProcessorOptions extends PortraitEditorOptions {
   maxFaces?: number;
@@ -110,6 +112,8 @@ interface EditJob {
   tgtCam: number[];
   tokens: Float32Array;
   norm?: Float32Array;
+  /** The face mesh's depth at tgtCam (novel views only). */
+  meshDepth?: Float32Array;
   novel: boolean;
   /** Novel views scale the tokens by it (the source view blends with it instead). */
   strength: number;
@@ -207,6 +211,9 @@ export class EditorProcessor implements FrameProcessor {
   private editsDone = 0;
   /** The editor session frames are edited on in pipeline mode. */
   private editThread: EditorThread | null = null;
+  /** Novel views: the tracked mesh's depth at the asked view (null until the editor is loaded). */
+  private meshDepth: MeshDepth | null = null;
+  private readonly meshCrop = new Float32Array(MESH_POINTS * 3);
   /** The last face crop (CHW) and its camera, for thumbnails on the user's own face. */
   private lastFace: { image: Float32Array; camera: number[] } | null = null;
   /** Thumbnail requests waiting for the next frame with a face. */
@@ -229,6 +236,7 @@ export class EditorProcessor implements FrameProcessor {
 
   private async load(): Promise<void> {
     if (!this.editor) this.editor = await PortraitEditor.load(this.opts);
+    this.meshDepth = new MeshDepth(loadMeshTriangles(this.editor.assetsDir));
     // Pipelined frames need the editor off this thread (onnxruntime-node runs on the caller's).
     if (this.opts.pipeline) {
       // Switch runs get both cores: the frame path holds its tracking meanwhile (switchUnderWay).
@@ -561,7 +569,10 @@ export class EditorProcessor implements FrameProcessor {
       const tgt = !novel ? face.camera
         : v.frontalize ? cameraForView(v.yaw, v.pitch)
           : cameraForView(clamp(face.pose.yaw + v.yaw, -45, 45), clamp(face.pose.pitch + v.pitch, -30, 30));
-      out.push({ faceId: face.id, image: img, srcCam: face.camera, tgtCam: tgt, tokens, norm: tok.norm, novel, strength: k, key, prompt });
+      const meshDepth = novel && this.meshDepth
+        ? this.meshDepth.compute(meshInCrop(face.mesh, face.crop, EDITOR_SIZE, this.meshCrop), EDITOR_SIZE, face.camera, tgt)
+        : undefined;
+      out.push({ faceId: face.id, image: img, srcCam: face.camera, tgtCam: tgt, tokens, norm: tok.norm, meshDepth, novel, strength: k, key, prompt });
     }
     return out;
   }
@@ -575,7 +586,7 @@ export class EditorProcessor implements FrameProcessor {
     const sw = this.switchInfo;
     const burst = !!sw && sw.shownAt === null && sw.readyAt !== null && jobs[0]?.key === sw.key;
     for (const j of jobs) {
-      const rgb = await this.editOne({ image: j.image, srcCam: j.srcCam, tgtCam: j.tgtCam, tokens: j.tokens, norm: j.norm }, this.editThread, burst);
+      const rgb = await this.editOne({ image: j.image, srcCam: j.srcCam, tgtCam: j.tgtCam, tokens: j.tokens, norm: j.norm, meshDepth: j.meshDepth }, this.editThread, burst);
       this.results.set(j.faceId, { rgb, novel: j.novel, key: j.key, prompt: j.prompt });
     }
     tm.editor += performance.now() - t;

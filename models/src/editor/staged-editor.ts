@@ -1,9 +1,11 @@
 /**
- * The editor graph as three onnxruntime sessions (assets/editor/stages, written by
+ * The editor graph as four onnxruntime sessions (assets/editor/stages, written by
  * models/training/pe_editor/export_stages.py from the same weights as editor.onnx, checked
  * equal to it there and in the tests): encode (E_low, E_high, cross-attention, decoder →
- * triplane), render (triplane → 32² features + depth at the target camera), finish (SR, detail
- * warp, refine → 256² image).
+ * triplane), render (triplane → 32² features + depth at the source camera), finish (SR, detail
+ * warp, refine → the 256² edit at the source view), and for a novel view lift (the triplane's
+ * 16² depth merged with the face mesh's, the source-view edit re-projected through it).
+ * A source-view run skips lift, which editor.onnx computes as the identity there.
  *
  * Why: onnxruntime cannot abort a run, and a prompt switch used to wait for the run in progress
  * with the old prompt (up to a whole run, 100–300 ms on a loaded 2-core machine). Run in stages,
@@ -28,9 +30,18 @@ export interface StagedFeeds {
   tgt_cam: ort.Tensor;
   tokens: ort.Tensor;
   norm: ort.Tensor;
+  mesh_depth: ort.Tensor;
 }
 
 /** Lets port messages (a supersede request) in between stages: a resolved run continues on a microtask. */
+const STAGES = ['encode', 'render', 'finish', 'lift'] as const;
+
+function sameCamera(a: ort.Tensor, b: ort.Tensor): boolean {
+  const x = a.data as Float32Array, y = b.data as Float32Array;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
 const yieldToEvents = () => new Promise<void>((r) => setImmediate(r));
 
 export class StagedEditor {
@@ -38,15 +49,16 @@ export class StagedEditor {
     private readonly encode: ort.InferenceSession,
     private readonly render: ort.InferenceSession,
     private readonly finish: ort.InferenceSession,
+    private readonly lift: ort.InferenceSession,
   ) {}
 
   static exists(assetsDir: string): boolean {
-    return ['encode', 'render', 'finish'].every((s) => existsSync(path.join(assetsDir, 'stages', `${s}.onnx`)));
+    return STAGES.every((s) => existsSync(path.join(assetsDir, 'stages', `${s}.onnx`)));
   }
 
   static async load(assetsDir: string, so: ort.InferenceSession.SessionOptions): Promise<StagedEditor> {
     const f = (s: string) => ort.InferenceSession.create(path.join(assetsDir, 'stages', `${s}.onnx`), so);
-    return new StagedEditor(await f('encode'), await f('render'), await f('finish'));
+    return new StagedEditor(await f('encode'), await f('render'), await f('finish'), await f('lift'));
   }
 
   /** rgb (1,3,256,256) and depth (1,1,32,32) as the whole graph gives; throws SupersededError once `stop()` says so. */
@@ -54,14 +66,18 @@ export class StagedEditor {
     const { planes } = await this.encode.run({ image: x.image, src_cam: x.src_cam, tokens: x.tokens, norm: x.norm });
     await yieldToEvents();
     if (stop()) throw new SupersededError();
-    const { feat, depth } = await this.render.run({ planes, tgt_cam: x.tgt_cam });
+    const { feat, depth } = await this.render.run({ planes, tgt_cam: x.src_cam });
     await yieldToEvents();
     if (stop()) throw new SupersededError();
-    const { rgb } = await this.finish.run({ image: x.image, src_cam: x.src_cam, tgt_cam: x.tgt_cam, feat, depth });
-    return { rgb, depth };
+    const { rgb } = await this.finish.run({ image: x.image, src_cam: x.src_cam, tgt_cam: x.src_cam, feat, depth });
+    if (sameCamera(x.src_cam, x.tgt_cam)) return { rgb, depth };
+    await yieldToEvents();
+    if (stop()) throw new SupersededError();
+    const out = await this.lift.run({ planes, src_rgb: rgb, src_cam: x.src_cam, tgt_cam: x.tgt_cam, mesh_depth: x.mesh_depth });
+    return { rgb: out.rgb, depth: out.depth };
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.encode.release(), this.render.release(), this.finish.release()]);
+    await Promise.all([this.encode.release(), this.render.release(), this.finish.release(), this.lift.release()]);
   }
 }

@@ -10,8 +10,10 @@ exactly the committed graph.
 
 Measures (dlib ResNet face descriptor, as docs/teachers.md; landmarks placed by the mesh):
   identity      cosine(input crop, source-view output), mean over faces x styles
-  3D consistency cosine between the yaw -20 and +20 renders and the yaw 0 render (pitch = the
-                source's), mean over the two pairs; teacher: 2D edit lifted by the 3D teacher
+  3D consistency cosine between the yaw -20 and +20 views and the yaw 0 view (pitch = the
+                source's), mean over the two pairs; 3dpe: the views a call shows (Editor.view, with the
+                mesh depth of the face's own landmarks, as the call's tracker gives it); teacher: 2D
+                edit lifted by the 3D teacher
   style L1      mean |output - teacher edit| at the source view, 256^2, in [0,1] units; for scale,
                 `input L1` = |input - teacher edit| (what no edit at all scores)
   recon L1      the editor with no prompt (null tokens) vs the input, source view
@@ -36,7 +38,8 @@ import numpy as np
 
 from pe_teachers import camera, face, identity, lift, styles
 
-from .export import DEFAULT_OUT, ort_session
+from .export import DEFAULT_OUT, editor_feed, ort_session
+from .mesh_depth import mesh_depth
 from .model import IMG
 
 TESTDATA = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "testdata"))
@@ -134,9 +137,11 @@ def main(argv=None):
     bank = Bank(args.assets)
     null = np.zeros((1, bank.k, bank.d), np.float32)
 
-    def run(x, src, tgt, tok):
+    def run(x, src, tgt, tok, p=None):
+        """p: the Portrait, whose crop landmarks give the mesh depth at a novel view (as the call's tracker)"""
         t = time.perf_counter()
-        r = sess.run(None, {"image": x, "src_cam": src[None], "tgt_cam": tgt[None], "tokens": tok, "norm": bank.norm})
+        md = None if p is None or tgt is src else mesh_depth(p.lm, p.size, src, tgt)[None, None]
+        r = sess.run(None, editor_feed(sess, x, src[None], tgt[None], tok, bank.norm, md))
         return r[0], time.perf_counter() - t
 
     R = {k: [] for k in ("id_3dpe", "id_teacher", "cons_3dpe", "cons_teacher", "l1_3dpe", "l1_input",
@@ -160,7 +165,7 @@ def main(argv=None):
         x = to_in(p.crop)
         rec, _ = run(x, src, src, null)
         R["recon_l1"].append(float(np.abs(rec - x).mean()))
-        er = {y: identity.embed(to_img(run(x, src, cams[y], null)[0]), pts[y]) for y in (-20, 0, 20)}
+        er = {y: identity.embed(to_img(run(x, src, cams[y], null, p)[0]), pts[y]) for y in (-20, 0, 20)}
         R["cons_recon_3dpe"].append(np.mean([identity.cosine(er[0], er[-20]), identity.cosine(er[0], er[20])]))
         for s in styles.NAMES:
             phr = styles.STYLES[s].test_prompts[fi % 5]
@@ -175,7 +180,7 @@ def main(argv=None):
             i3, it = identity.cosine(e_in, identity.embed(to_img(out), lm)), identity.cosine(e_in, identity.embed(ted, lm))
             for k, v in (("l1_3dpe", l1), ("l1_input", l1i), ("id_3dpe", i3), ("id_teacher", it)):
                 R[k].append(v); per_style[s][k].append(v)
-            e3 = {y: identity.embed(to_img(run(x, src, cams[y], tok)[0]), pts[y]) for y in (-20, 0, 20)}
+            e3 = {y: identity.embed(to_img(run(x, src, cams[y], tok, p)[0]), pts[y]) for y in (-20, 0, 20)}
             R["cons_3dpe"].append(np.mean([identity.cosine(e3[0], e3[-20]), identity.cosine(e3[0], e3[20])]))
             et = {}
             for y in (-20, 0, 20):
@@ -242,11 +247,10 @@ def adapted_eval(args, sess, bank, faces):
         p = face.analyse(img)
         x, src = to_in(p.crop), camera.label(p.yaw, p.pitch)
         tgt = to_in(demo(p.crop))
-        feed = {"image": x, "src_cam": src[None], "tgt_cam": src[None]}
-        la.append(float(np.abs(sess.run(None, {**feed, "tokens": tok, "norm": norm})[0] - tgt).mean()))
+        la.append(float(np.abs(sess.run(None, editor_feed(sess, x, src[None], src[None], tok, norm))[0] - tgt).mean()))
         for s in styles.NAMES:
             t = bank.tok[(s, styles.STYLES[s].test_prompts[0])]
-            lb[s].append(float(np.abs(sess.run(None, {**feed, "tokens": t, "norm": bank.norm})[0] - tgt).mean()))
+            lb[s].append(float(np.abs(sess.run(None, editor_feed(sess, x, src[None], src[None], t, bank.norm))[0] - tgt).mean()))
         ln.append(float(np.abs(x - tgt).mean()))
     best = min(lb, key=lambda s: np.mean(lb[s]))
     return {"name": args.adapted, "transform": meta["source"], "pairs": meta["pairs"], "steps": meta["steps"],

@@ -1,4 +1,4 @@
-"""The editor graph in three stages, so a run whose prompt was superseded stops early.
+"""The editor graph in stages, so a run whose prompt was superseded stops early.
 
 python -m pe_editor.export_stages [--assets ../assets/editor]
 
@@ -13,8 +13,13 @@ the same weights as editor.onnx (ASSETS/editor.pt) and checked against it:
   stages/render.onnx  planes, tgt_cam (1,25) -> feat (1,16,32,32), depth (1,1,32,32)   renderer
   stages/finish.onnx  image, src_cam, tgt_cam, feat, depth -> rgb (1,3,256,256) [0,1]
                                                                    SR, detail warp, refine
-  (the editor's depth output is render's depth)
-  stages/stages.json  the chain's max |stages - editor.onnx| on the parity input
+  stages/lift.onnx    planes, src_rgb (1,3,256,256) (finish's output at the source view), src_cam,
+                      tgt_cam, mesh_depth (1,1,32,32) -> rgb (1,3,256,256), depth (1,1,32,32)
+                                                 the novel view (Editor.view: 16^2 depth + SourceLift)
+  A source view is encode -> render -> finish (tgt_cam = src_cam); a novel view is the same at the
+  source camera, then lift. editor.onnx computes both in one graph (at the source view its lift is
+  the identity).
+  stages/stages.json  the chains' max |stages - editor.onnx| on the parity input, both views
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ import torch
 from torch import nn
 
 from .export import DEFAULT_OUT, INPUTS, export_onnx, ort_session, parity_inputs
-from .model import Editor, high_pass
+from .model import LIFT_DEPTH_RES, Editor, high_pass, merge_depth
 
 
 class EncodeStage(nn.Module):
@@ -66,31 +71,54 @@ class FinishStage(nn.Module):
         return rgb.clamp(0, 1)
 
 
+class LiftStage(nn.Module):
+    """(planes, src_rgb (B,3,256,256), src_cam, tgt_cam, mesh_depth (B,1,32,32)) -> rgb (B,3,256,256),
+    depth (B,1,32,32), as Editor.view after the source-view edit"""
+
+    def __init__(self, m: Editor):
+        super().__init__()
+        self.m = m
+
+    def forward(self, planes, src_rgb, src_cam, tgt_cam, mesh_depth):
+        depth = merge_depth(mesh_depth, self.m.renderer.depth(planes, tgt_cam, LIFT_DEPTH_RES))
+        return self.m.lift(src_rgb, depth, src_cam, tgt_cam), depth
+
+
 def export_stages(m: Editor, out_dir: str, opset: int = 17) -> dict:
     """Writes OUT/stages/*.onnx from `m` and checks the chain against OUT/editor.onnx."""
     d = os.path.join(out_dir, "stages")
     os.makedirs(d, exist_ok=True)
-    image, src, tgt, tokens, norm = parity_inputs()
+    image, src, tgt, tokens, norm, mesh = parity_inputs()
     with torch.no_grad():
         planes = m.encode(image, src, tokens, norm)
-        feat, depth = m.renderer(planes, tgt)
+        feat, depth = m.renderer(planes, src)
+        src_rgb = FinishStage(m)(image, src, src, feat, depth)
     export_onnx(EncodeStage(m).eval(), (image, src, tokens, norm), os.path.join(d, "encode.onnx"),
                 ["image", "src_cam", "tokens", "norm"], ["planes"], opset)
     export_onnx(RenderStage(m).eval(), (planes, tgt), os.path.join(d, "render.onnx"),
                 ["planes", "tgt_cam"], ["feat", "depth"], opset)
     export_onnx(FinishStage(m).eval(), (image, src, tgt, feat, depth), os.path.join(d, "finish.onnx"),
                 ["image", "src_cam", "tgt_cam", "feat", "depth"], ["rgb"], opset)
+    export_onnx(LiftStage(m).eval(), (planes, src_rgb, src, tgt, mesh), os.path.join(d, "lift.onnx"),
+                ["planes", "src_rgb", "src_cam", "tgt_cam", "mesh_depth"], ["rgb", "depth"], opset)
 
-    feeds = {k: v.numpy() for k, v in zip(INPUTS, (image, src, tgt, tokens, norm))}
-    full = ort_session(os.path.join(out_dir, "editor.onnx")).run(None, feeds)
+    feeds = {k: v.numpy() for k, v in zip(INPUTS, (image, src, tgt, tokens, norm, mesh))}
+    whole = ort_session(os.path.join(out_dir, "editor.onnx"))
+    full_novel = whole.run(None, feeds)
+    full_src = whole.run(None, {**feeds, "tgt_cam": feeds["src_cam"]})
     (p,) = ort_session(os.path.join(d, "encode.onnx")).run(None, {k: feeds[k] for k in ("image", "src_cam", "tokens", "norm")})
-    f, dep = ort_session(os.path.join(d, "render.onnx")).run(None, {"planes": p, "tgt_cam": feeds["tgt_cam"]})
+    f, dep = ort_session(os.path.join(d, "render.onnx")).run(None, {"planes": p, "tgt_cam": feeds["src_cam"]})
     (rgb,) = ort_session(os.path.join(d, "finish.onnx")).run(
-        None, {"image": feeds["image"], "src_cam": feeds["src_cam"], "tgt_cam": feeds["tgt_cam"], "feat": f, "depth": dep})
-    diff = max(float(np.abs(full[0] - rgb).max()), float(np.abs(full[1] - dep).max()))
-    rep = {"stages": ["encode", "render", "finish"], "opset": opset,
-           "max_abs_diff_vs_editor_onnx": diff,
-           "mb": {s: round(os.path.getsize(os.path.join(d, f"{s}.onnx")) / 1e6, 3) for s in ("encode", "render", "finish")}}
+        None, {"image": feeds["image"], "src_cam": feeds["src_cam"], "tgt_cam": feeds["src_cam"], "feat": f, "depth": dep})
+    rgb_t, dep_t = ort_session(os.path.join(d, "lift.onnx")).run(
+        None, {"planes": p, "src_rgb": rgb, "src_cam": feeds["src_cam"], "tgt_cam": feeds["tgt_cam"], "mesh_depth": feeds["mesh_depth"]})
+    diff_src = float(np.abs(full_src[0] - rgb).max())
+    diff_novel = max(float(np.abs(full_novel[0] - rgb_t).max()), float(np.abs(full_novel[1] - dep_t).max()))
+    diff = max(diff_src, diff_novel)
+    names = ("encode", "render", "finish", "lift")
+    rep = {"stages": list(names), "opset": opset,
+           "max_abs_diff_vs_editor_onnx": diff, "source_view_diff": diff_src, "novel_view_diff": diff_novel,
+           "mb": {s: round(os.path.getsize(os.path.join(d, f"{s}.onnx")) / 1e6, 3) for s in names}}
     if diff > 1e-4:
         raise SystemExit(f"staged editor differs from editor.onnx by {diff}")
     json.dump(rep, open(os.path.join(d, "stages.json"), "w"), indent=1)

@@ -14,12 +14,17 @@ Outputs:
   raw        (B, 3, 32, 32)    volume-rendered colour (first 3 feature channels)
   depth      (B, 1, 32, 32)    expected distance along the camera axis (world units)
   triplane   (B, 3, C, 64, 64) C = 16
+Editor.view (what calls show, the exported graph) adds mesh_depth (B, 1, 32, 32), the tracked face
+mesh's depth at tgt_cam (mesh_depth.py; 0 = uncovered), and returns the source-view edit re-projected
+to tgt_cam (SourceLift) through that depth, the triplane's 16^2 depth filling where the mesh does
+not cover.
 
 Modules: ELow (structure), EHigh (appearance, norms driven by `norm`), CrossAttention (queries:
 E_high features, keys/values: prompt tokens), TriplaneDecoder, TriplaneRenderer (grid_sample +
 MLP + volume rendering at 32^2, 20 samples/ray), SuperRes (32^2 -> 128^2), DetailWarp (the
 source image backward-warped into the target view through the rendered depth), DetailRefine
-(128^2 render + the warped source's high frequencies -> 256^2), TextPromptProjection
+(128^2 render + the warped source's high frequencies -> 256^2), SourceLift (the source-view edit
+backward-warped into a novel view), TextPromptProjection
 (frozen MiniLM sentence embedding 384 -> K tokens), ImagePromptEncoder (reference image -> K tokens).
 """
 from __future__ import annotations
@@ -45,6 +50,7 @@ BOX = 1.0  # triplane covers [-BOX/2, BOX/2]^3 in world units
 FEAT = 16  # rendered feature channels (first 3 = colour)
 EHIGH_CH = (24, 32, 64, 64)  # channels of E_high's normalised layers
 NORM_DIM = 2 * sum(EHIGH_CH)
+LIFT_DEPTH_RES = 16  # the render's depth behind the lift, outside the face mesh
 
 
 def conv(cin, cout, k=3, s=1):
@@ -185,9 +191,10 @@ class TriplaneRenderer(nn.Module):
         self.register_buffer("t", t, persistent=False)
         self.delta = (FAR - NEAR) / (N_SAMPLES - 1)
 
-    def forward(self, planes, cam):
+    def _features(self, planes, cam, res):
+        """-> plane features at the ray samples (B, res^2, S, C)"""
         B = planes.shape[0]
-        o, d = camera_rays(cam)
+        o, d = camera_rays(cam, res)
         N = d.shape[1]
         pts = o[:, :, None, :] + d[:, :, None, :] * self.t[None, None, :, None]  # (B,N,S,3)
         p = (pts * (2.0 / BOX)).reshape(B, 1, N * N_SAMPLES, 3)
@@ -195,19 +202,35 @@ class TriplaneRenderer(nn.Module):
         f = 0
         for i, g in enumerate((torch.stack([x, y], -1), torch.stack([x, z], -1), torch.stack([z, y], -1))):
             f = f + F.grid_sample(planes[:, i], g, mode="bilinear", padding_mode="zeros", align_corners=False)
-        f = f.reshape(B, PLANE_C, N, N_SAMPLES).permute(0, 2, 3, 1)  # (B,N,S,C)
-        out = self.mlp(f)
-        sigma = F.softplus(out[..., 0] - 1.0)  # (B,N,S)
-        feat = out[..., 1:]
+        return f.reshape(B, PLANE_C, N, N_SAMPLES).permute(0, 2, 3, 1)  # (B,N,S,C)
+
+    def _weights(self, sigma):
         sd = sigma * self.delta
         trans = torch.exp(-(torch.cumsum(sd, -1) - sd))
-        w = trans * (1 - torch.exp(-sd))  # (B,N,S)
+        return trans * (1 - torch.exp(-sd))  # (B,N,S)
+
+    def forward(self, planes, cam):
+        B = planes.shape[0]
+        out = self.mlp(self._features(planes, cam, RENDER_RES))
+        sigma = F.softplus(out[..., 0] - 1.0)  # (B,N,S)
+        feat = out[..., 1:]
+        w = self._weights(sigma)
         acc = w.sum(-1, keepdim=True)
         col = (w[..., None] * feat).sum(2)  # (B,N,FEAT)
         depth = (w * self.t).sum(-1, keepdim=True) + (1 - acc) * FAR
         col = col.transpose(1, 2).reshape(B, FEAT, RENDER_RES, RENDER_RES)
         depth = depth.transpose(1, 2).reshape(B, 1, RENDER_RES, RENDER_RES)
         return col, depth
+
+    def depth(self, planes, cam, res):
+        """triplane, cam -> depth (B,1,res,res) alone: the density head only (a novel view's depth
+        at 16^2 costs a quarter of a 32^2 render)"""
+        B = planes.shape[0]
+        h = self.mlp[1](self.mlp[0](self._features(planes, cam, res)))
+        sigma = F.softplus(F.linear(h, self.mlp[2].weight[:1], self.mlp[2].bias[:1])[..., 0] - 1.0)
+        w = self._weights(sigma)
+        depth = (w * self.t).sum(-1, keepdim=True) + (1 - w.sum(-1, keepdim=True)) * FAR
+        return depth.transpose(1, 2).reshape(B, 1, res, res)
 
 
 class SuperRes(nn.Module):
@@ -247,20 +270,55 @@ class DetailWarp(nn.Module):
     paper's 3D prior doing a mesh-lift-like re-projection of the input's fine detail."""
 
     def forward(self, image, depth, src_cam, tgt_cam):
-        B, _, H, W = image.shape
-        d = F.interpolate(depth, size=(H, W), mode="bilinear", align_corners=False).reshape(B, H * W, 1)
-        o, dirs = camera_rays(tgt_cam, H)
-        pts = o + dirs * d  # (B,HW,3) world points
-        m = src_cam[:, :16].reshape(B, 4, 4)
-        K = src_cam[:, 16:].reshape(B, 3, 3)
-        pc = (pts - m[:, None, :3, 3]) @ m[:, :3, :3]  # world -> source camera: R^T (p - o)
-        z = pc[..., 2].clamp(min=1e-3)
-        u = K[:, 0:1, 0] * pc[..., 0] / z + K[:, 0:1, 2]
-        v = K[:, 1:2, 1] * pc[..., 1] / z + K[:, 1:2, 2]
-        grid = torch.stack([u * 2 - 1, v * 2 - 1], -1).reshape(B, H, W, 2)
+        grid = source_grid(depth, src_cam, tgt_cam, image.shape[-1])
         warped = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         valid = ((grid.abs() < 1).float().prod(-1))[:, None]
         return warped, valid
+
+
+def source_grid(depth, src_cam, tgt_cam, H):
+    """depth (B,1,h,w) at tgt_cam -> grid (B,H,H,2): where each target pixel's surface point lands
+    in the source image (grid_sample coordinates)"""
+    B = depth.shape[0]
+    d = F.interpolate(depth, size=(H, H), mode="bilinear", align_corners=False).reshape(B, H * H, 1)
+    o, dirs = camera_rays(tgt_cam, H)
+    pts = o + dirs * d  # (B,HW,3) world points
+    m = src_cam[:, :16].reshape(B, 4, 4)
+    K = src_cam[:, 16:].reshape(B, 3, 3)
+    pc = (pts - m[:, None, :3, 3]) @ m[:, :3, :3]  # world -> source camera: R^T (p - o)
+    z = pc[..., 2].clamp(min=1e-3)
+    u = K[:, 0:1, 0] * pc[..., 0] / z + K[:, 0:1, 2]
+    v = K[:, 1:2, 1] * pc[..., 1] / z + K[:, 1:2, 2]
+    return torch.stack([u * 2 - 1, v * 2 - 1], -1).reshape(B, H, H, 2)
+
+
+class SourceLift(nn.Module):
+    """The novel view: the source-view edit re-projected into the target view, as the 3D teacher
+    lifts its 2D edit. src_rgb (B,3,H,H) at src_cam, depth (B,1,h,w) at tgt_cam -> rgb (B,3,H,H).
+    Points that land outside the source image (background at the crop's border) take the source
+    pixel at their own place instead, blended in over a few pixels: clamping to the edge drew streaks
+    there, mirroring drew a ghost of the face. At the source view it is the identity whatever the
+    depth.
+
+    Why not the render at the target view, as the paper: with 13 training people, the 32^2 render
+    loses the person's identity across views (consistency 0.975 vs the teacher's 0.981); the
+    re-projected edit keeps it (0.985), measured by scripts/diag_warp_depth.py."""
+
+    EDGE_PX = 6.0  # the blend's width, in output pixels
+
+    def forward(self, src_rgb, depth, src_cam, tgt_cam):
+        H = src_rgb.shape[-1]
+        grid = source_grid(depth, src_cam, tgt_cam, H)
+        warped = F.grid_sample(src_rgb, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        inside = ((1 - grid.abs()) * (H / (2 * self.EDGE_PX))).clamp(0, 1).prod(-1)[:, None]  # (B,1,H,H)
+        return warped * inside + src_rgb * (1 - inside)
+
+
+def merge_depth(mesh_depth, depth):
+    """mesh_depth (B,1,h,w): the face mesh's depth at the target view, 0 where no triangle covers;
+    depth (B,1,h',w') the render's -> (B,1,h,w): the mesh where it covers, the render elsewhere"""
+    d = F.interpolate(depth, size=mesh_depth.shape[-2:], mode="bilinear", align_corners=False)
+    return torch.where(mesh_depth > 0, mesh_depth, d)
 
 
 class DetailRefine(nn.Module):
@@ -329,6 +387,7 @@ class Editor(nn.Module):
         self.e_low = ELow()
         self.warp = DetailWarp()
         self.refine = DetailRefine()
+        self.lift = SourceLift()
         self.e_high = EHigh()
         self.xattn = CrossAttention()
         self.decoder = TriplaneDecoder()
@@ -367,16 +426,27 @@ class Editor(nn.Module):
         return {"rgb": rgb, "rgb128": rgb128, "raw": feat[:, :3], "depth": depth, "triplane": planes}
 
 
+    def view(self, image, src_cam, tgt_cam, tokens, norm, mesh_depth):
+        """What a call shows: the edit at the source view, re-projected to tgt_cam (SourceLift)
+        through the mesh's depth where it covers the face and the render's (16^2) elsewhere.
+        mesh_depth (B,1,32,32), zeros = the render's depth only -> rgb (B,3,256,256) in [0,1],
+        depth (B,1,32,32) the depth used. At tgt_cam == src_cam, rgb = the source-view edit."""
+        planes = self.encode(image, src_cam, tokens, norm)
+        src_rgb = self.render(planes, src_cam, image, src_cam)[0].clamp(0, 1)
+        depth = merge_depth(mesh_depth, self.renderer.depth(planes, tgt_cam, LIFT_DEPTH_RES))
+        return self.lift(src_rgb, depth, src_cam, tgt_cam), depth
+
+
 class ExportEditor(nn.Module):
-    """The ONNX graph: (image, src_cam, tgt_cam, tokens, norm) -> (rgb clamped to [0,1], depth)."""
+    """The ONNX graph: (image, src_cam, tgt_cam, tokens, norm, mesh_depth) -> (rgb in [0,1], depth),
+    Editor.view."""
 
     def __init__(self, editor: Editor):
         super().__init__()
         self.m = editor
 
-    def forward(self, image, src_cam, tgt_cam, tokens, norm):
-        out = self.m(image, src_cam, tgt_cam, tokens, norm)
-        return out["rgb"].clamp(0, 1), out["depth"]
+    def forward(self, image, src_cam, tgt_cam, tokens, norm, mesh_depth):
+        return self.m.view(image, src_cam, tgt_cam, tokens, norm, mesh_depth)
 
 
 def null_tokens(b=1):

@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pe_teachers import camera, face, styles  # noqa: E402
 from pe_editor.evaluate import Bank, held_out_faces, to_in, to_img  # noqa: E402
-from pe_editor.export import DEFAULT_OUT, ort_session  # noqa: E402
+from pe_editor.export import DEFAULT_OUT, editor_feed, ort_session  # noqa: E402
+from pe_editor.mesh_depth import mesh_depth  # noqa: E402
 
 SHOW = ["golden_statue", "pencil_sketch", "zombie", "neon", "marble", "pop_art"]
 
@@ -42,11 +43,13 @@ def main():
     S = a.size
 
     def run(x, src, tgt, tok):
-        return sess.run(None, {"image": x, "src_cam": src[None], "tgt_cam": tgt[None], "tokens": tok, "norm": bank.norm})[0]
+        md = None if tgt is src else mesh_depth(lm, 256, src, tgt)[None, None]
+        return sess.run(None, editor_feed(sess, x, src[None], tgt[None], tok, bank.norm, md))[0]
 
     rows = []
     for name, img in held_out_faces()[:3]:
         p = face.analyse(img)
+        lm = p.lm
         x = to_in(p.crop)
         src = camera.label(p.yaw, p.pitch)
         c = lambda y: camera.label(y, p.pitch)

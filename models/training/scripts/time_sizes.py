@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pe_editor.export import DEFAULT_OUT, INPUTS, export_onnx, ort_session  # noqa: E402
+from pe_editor.export import DEFAULT_OUT, INPUTS, export_onnx, ort_session, parity_inputs  # noqa: E402
 from pe_editor.model import D_TOKEN, K_TOKENS, NORM_DIM, Editor, ExportEditor  # noqa: E402
 from pe_teachers import camera  # noqa: E402
 
@@ -39,7 +39,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as d:
         for size in (256, 512):
             pin = (torch.rand(1, 3, size, size), torch.from_numpy(src), torch.from_numpy(src),
-                   torch.zeros(1, K_TOKENS, D_TOKEN), m.default_norm.detach()[None])
+                   torch.zeros(1, K_TOKENS, D_TOKEN), m.default_norm.detach()[None], parity_inputs()[-1])
             path = os.path.join(d, f"editor{size}.onnx")
             export_onnx(ex, pin, path, INPUTS, ["rgb", "depth"])
             sess = ort_session(path, threads=args.threads)

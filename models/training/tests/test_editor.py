@@ -103,7 +103,48 @@ def test_staged_export_chains_to_the_whole_graph(tmp_path):
     export_onnx(M.ExportEditor(m).eval(), parity_inputs(), str(tmp_path / "editor.onnx"), INPUTS, ["rgb", "depth"])
     rep = export_stages(m, str(tmp_path))  # raises when the chain differs by more than 1e-4
     assert rep["max_abs_diff_vs_editor_onnx"] < 1e-4
-    assert all((tmp_path / "stages" / f"{s}.onnx").exists() for s in ("encode", "render", "finish"))
+    assert rep["source_view_diff"] < 1e-4 and rep["novel_view_diff"] < 1e-4
+    assert all((tmp_path / "stages" / f"{s}.onnx").exists() for s in ("encode", "render", "finish", "lift"))
+
+
+def test_view_at_the_source_camera_is_the_source_edit_whatever_the_depth():
+    m = M.Editor().eval()
+    torch.nn.init.normal_(m.xattn.o.weight, std=0.05)
+    img, src, tok = torch.rand(1, 3, M.IMG, M.IMG), _cams(1, 5), torch.randn(1, M.K_TOKENS, M.D_TOKEN)
+    with torch.no_grad():
+        ref = m.render(m.encode(img, src, tok), src, img, src)[0].clamp(0, 1)
+        for mesh in (torch.zeros(1, 1, 32, 32), torch.full((1, 1, 32, 32), 2.5)):
+            rgb, _ = m.view(img, src, src, tok, m.default_norm[None], mesh)
+            assert (rgb - ref).abs().max() < 1e-4
+        # a novel view is not the source edit, and it depends on the depth
+        a, _ = m.view(img, src, _cams(1, 25), tok, m.default_norm[None], torch.zeros(1, 1, 32, 32))
+        b, _ = m.view(img, src, _cams(1, 25), tok, m.default_norm[None], torch.full((1, 1, 32, 32), 2.4))
+        assert (a - ref).abs().mean() > 1e-3 and (a - b).abs().mean() > 1e-4
+
+
+def test_merge_depth_takes_the_mesh_where_it_covers():
+    mesh = torch.zeros(1, 1, 32, 32)
+    mesh[..., 10:20, 10:20] = 2.5
+    d = M.merge_depth(mesh, torch.full((1, 1, 16, 16), 3.0))
+    assert d.shape == (1, 1, 32, 32)
+    assert torch.all(d[..., 10:20, 10:20] == 2.5) and torch.all(d[..., :10, :] == 3.0)
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(ASSETS, "mesh_parity.json")), reason="no committed export")
+def test_mesh_depth_reproduces_the_committed_fixture_and_is_a_face():
+    from pe_editor.mesh_depth import mesh_depth
+
+    f = json.load(open(os.path.join(ASSETS, "mesh_parity.json")))
+    lm = np.array(f["lm"], np.float64).reshape(468, 3)
+    d = mesh_depth(lm, f["size"], np.array(f["src_cam"]), np.array(f["tgt_cam"]))
+    assert np.abs(d.ravel() - np.array(f["depth"], np.float32)).max() < 1e-4
+    face_px = d[d > 0]
+    assert 150 < face_px.size < 700  # the face covers a good part of the 32^2 crop, not all of it
+    assert 2.3 < face_px.min() < face_px.max() < 3.0  # around the camera distance (EG3D radius 2.7)
+    # at the source view, the nose tip (landmark 1) is nearer than the face's average
+    ds = mesh_depth(lm, f["size"], np.array(f["src_cam"]), np.array(f["src_cam"]))
+    x, y = (lm[1, :2] + 0.5) * 32 / f["size"] - 0.5
+    assert ds[int(round(y)), int(round(x))] < ds[ds > 0].mean()
 
 
 def _fake_stage1_batch(b=2):
@@ -148,11 +189,14 @@ def test_stage2_step_moves_only_the_prompt_path():
 @pytest.mark.skipif(not os.path.exists(os.path.join(ASSETS, "editor.onnx")), reason="no committed export")
 def test_committed_export_matches_its_pytorch_reference():
     ort = pytest.importorskip("onnxruntime")
+    from pe_editor.export import INPUTS
+
     meta = json.load(open(os.path.join(ASSETS, "parity.json")))
     blob = np.fromfile(os.path.join(ASSETS, "parity.bin"), np.float32)
     get = lambda k: blob[meta[k]["offset"]:meta[k]["offset"] + int(np.prod(meta[k]["shape"]))].reshape(meta[k]["shape"])
     s = ort.InferenceSession(os.path.join(ASSETS, "editor.onnx"), providers=["CPUExecutionProvider"])
-    got = s.run(None, {k: get(k) for k in ("image", "src_cam", "tgt_cam", "tokens", "norm")})
+    assert [i.name for i in s.get_inputs()] == INPUTS
+    got = s.run(None, {k: get(k) for k in INPUTS})
     assert np.abs(got[0] - get("rgb")).max() < 1e-3
     assert np.abs(got[1] - get("depth")).max() < 1e-3
     rep = json.load(open(os.path.join(ASSETS, "export.json")))
