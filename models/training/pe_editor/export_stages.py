@@ -11,13 +11,13 @@ the same weights as editor.onnx (ASSETS/editor.pt) and checked against it:
   stages/encode.onnx  image (1,3,256,256), src_cam (1,25), tokens (1,K,D), norm (1,NORM_DIM)
                       -> planes (1,3,C,64,64)                        E_low, E_high, xattn, decoder
   stages/render.onnx  planes, tgt_cam (1,25) -> feat (1,16,32,32), depth (1,1,32,32)   renderer
-  stages/finish.onnx  image, src_cam, tgt_cam, feat, depth -> rgb (1,3,256,256) [0,1]
-                                                                   SR, detail warp, refine
-  stages/lift.onnx    planes, src_rgb (1,3,256,256) (finish's output at the source view), src_cam,
-                      tgt_cam, mesh_depth (1,1,32,32) -> rgb (1,3,256,256), depth (1,1,32,32)
-                                                 the novel view (Editor.view: 16^2 depth + SourceLift)
-  A source view is encode -> render -> finish (tgt_cam = src_cam); a novel view is the same at the
-  source camera, then lift. editor.onnx computes both in one graph (at the source view its lift is
+  stages/finish.onnx  image, feat (rendered at src_cam) -> rgb (1,3,256,256) [0,1], the edit at the
+                      source view                         SR, refine (Editor.source_edit: no warp)
+  stages/lift.onnx    planes, image, feat (rendered at src_cam), src_cam, tgt_cam, mesh_depth (1,1,32,32)
+                      -> rgb (1,3,256,256), depth (1,1,32,32)    the novel view: finish's source-view
+                      edit, re-projected (Editor.view: 16^2 depth + SourceLift)
+  A source view is encode -> render (at src_cam) -> finish; a novel view is encode -> render -> lift
+  (one session, not finish then lift: a session boundary and the copies cost ~4 ms). editor.onnx computes both in one graph (at the source view its lift is
   the identity).
   stages/stages.json  the chains' max |stages - editor.onnx| on the parity input, both views
 """
@@ -58,28 +58,29 @@ class RenderStage(nn.Module):
 
 
 class FinishStage(nn.Module):
-    """(image, src_cam, tgt_cam, feat, depth) -> rgb (B,3,256,256) clamped to [0,1], as Editor.forward"""
+    """(image (B,3,256,256), feat (B,16,32,32) rendered at the source camera) -> rgb (B,3,256,256)
+    in [0,1], the source-view edit, as Editor.source_edit"""
 
     def __init__(self, m: Editor):
         super().__init__()
         self.m = m
 
-    def forward(self, image, src_cam, tgt_cam, feat, depth):
-        rgb128 = self.m.sr(feat)
-        warped, valid = self.m.warp(image, depth, src_cam, tgt_cam)
-        rgb = self.m.refine(rgb128, high_pass(warped) * valid, valid)
-        return rgb.clamp(0, 1)
+    def forward(self, image, feat):
+        valid = torch.ones_like(image[:, :1])
+        return self.m.refine(self.m.sr(feat), high_pass(image), valid).clamp(0, 1)
 
 
 class LiftStage(nn.Module):
-    """(planes, src_rgb (B,3,256,256), src_cam, tgt_cam, mesh_depth (B,1,32,32)) -> rgb (B,3,256,256),
-    depth (B,1,32,32), as Editor.view after the source-view edit"""
+    """(planes, image (B,3,256,256), feat (B,16,32,32) at src_cam, src_cam, tgt_cam, mesh_depth
+    (B,1,32,32)) -> rgb (B,3,256,256), depth (B,1,32,32), as Editor.view after the render"""
 
     def __init__(self, m: Editor):
         super().__init__()
         self.m = m
+        self.finish = FinishStage(m)
 
-    def forward(self, planes, src_rgb, src_cam, tgt_cam, mesh_depth):
+    def forward(self, planes, image, feat, src_cam, tgt_cam, mesh_depth):
+        src_rgb = self.finish(image, feat)
         depth = merge_depth(mesh_depth, self.m.renderer.depth(planes, tgt_cam, LIFT_DEPTH_RES))
         return self.m.lift(src_rgb, depth, src_cam, tgt_cam), depth
 
@@ -92,15 +93,13 @@ def export_stages(m: Editor, out_dir: str, opset: int = 17) -> dict:
     with torch.no_grad():
         planes = m.encode(image, src, tokens, norm)
         feat, depth = m.renderer(planes, src)
-        src_rgb = FinishStage(m)(image, src, src, feat, depth)
     export_onnx(EncodeStage(m).eval(), (image, src, tokens, norm), os.path.join(d, "encode.onnx"),
                 ["image", "src_cam", "tokens", "norm"], ["planes"], opset)
     export_onnx(RenderStage(m).eval(), (planes, tgt), os.path.join(d, "render.onnx"),
                 ["planes", "tgt_cam"], ["feat", "depth"], opset)
-    export_onnx(FinishStage(m).eval(), (image, src, tgt, feat, depth), os.path.join(d, "finish.onnx"),
-                ["image", "src_cam", "tgt_cam", "feat", "depth"], ["rgb"], opset)
-    export_onnx(LiftStage(m).eval(), (planes, src_rgb, src, tgt, mesh), os.path.join(d, "lift.onnx"),
-                ["planes", "src_rgb", "src_cam", "tgt_cam", "mesh_depth"], ["rgb", "depth"], opset)
+    export_onnx(FinishStage(m).eval(), (image, feat), os.path.join(d, "finish.onnx"), ["image", "feat"], ["rgb"], opset)
+    export_onnx(LiftStage(m).eval(), (planes, image, feat, src, tgt, mesh), os.path.join(d, "lift.onnx"),
+                ["planes", "image", "feat", "src_cam", "tgt_cam", "mesh_depth"], ["rgb", "depth"], opset)
 
     feeds = {k: v.numpy() for k, v in zip(INPUTS, (image, src, tgt, tokens, norm, mesh))}
     whole = ort_session(os.path.join(out_dir, "editor.onnx"))
@@ -108,10 +107,10 @@ def export_stages(m: Editor, out_dir: str, opset: int = 17) -> dict:
     full_src = whole.run(None, {**feeds, "tgt_cam": feeds["src_cam"]})
     (p,) = ort_session(os.path.join(d, "encode.onnx")).run(None, {k: feeds[k] for k in ("image", "src_cam", "tokens", "norm")})
     f, dep = ort_session(os.path.join(d, "render.onnx")).run(None, {"planes": p, "tgt_cam": feeds["src_cam"]})
-    (rgb,) = ort_session(os.path.join(d, "finish.onnx")).run(
-        None, {"image": feeds["image"], "src_cam": feeds["src_cam"], "tgt_cam": feeds["src_cam"], "feat": f, "depth": dep})
+    (rgb,) = ort_session(os.path.join(d, "finish.onnx")).run(None, {"image": feeds["image"], "feat": f})
     rgb_t, dep_t = ort_session(os.path.join(d, "lift.onnx")).run(
-        None, {"planes": p, "src_rgb": rgb, "src_cam": feeds["src_cam"], "tgt_cam": feeds["tgt_cam"], "mesh_depth": feeds["mesh_depth"]})
+        None, {"planes": p, "image": feeds["image"], "feat": f, "src_cam": feeds["src_cam"], "tgt_cam": feeds["tgt_cam"],
+               "mesh_depth": feeds["mesh_depth"]})
     diff_src = float(np.abs(full_src[0] - rgb).max())
     diff_novel = max(float(np.abs(full_novel[0] - rgb_t).max()), float(np.abs(full_novel[1] - dep_t).max()))
     diff = max(diff_src, diff_novel)
