@@ -100,21 +100,21 @@ describe('pairing and zips', () => {
   });
 });
 
-function writeStyle(dir: string, id: string, editorOnnx: string | null, bad = false) {
+function writeStyle(dir: string, id: string, editorWeights: string | null, bad = false) {
   fs.mkdirSync(dir, { recursive: true });
   const n = 8 * 64 + 368;
   const f = new Float32Array(n).map((_, i) => Math.sin(i));
   if (bad) f[3] = NaN;
   fs.writeFileSync(path.join(dir, `${id}.bin`), Buffer.from(f.buffer));
-  fs.writeFileSync(path.join(dir, `${id}.json`), JSON.stringify({ name: id, label: `Label ${id}`, k: 8, d: 64, normDim: 368, tokensOffset: 0, normOffset: 512, pairs: 4, steps: 10, createdAt: 1, editor: { onnx: editorOnnx, weights: null } }));
+  fs.writeFileSync(path.join(dir, `${id}.json`), JSON.stringify({ name: id, label: `Label ${id}`, k: 8, d: 64, normDim: 368, tokensOffset: 0, normOffset: 512, pairs: 4, steps: 10, createdAt: 1, editor: { onnx: null, weights: editorWeights } }));
 }
 
 describe('style store', () => {
   test('installs checked trainer output, flags styles made for other weights, deletes only user styles', () => {
     const root = tmp();
-    const onnx = path.join(EDITOR_ASSETS_DIR, 'editor.onnx');
-    const store = new StyleStore(path.join(root, 'styles'), path.join(root, 'builtin'), onnx);
-    const cur = fileHash(onnx);
+    const weights = path.join(EDITOR_ASSETS_DIR, 'editor.pt');
+    const store = new StyleStore(path.join(root, 'styles'), path.join(root, 'builtin'), weights);
+    const cur = fileHash(weights);
     writeStyle(path.join(root, 'builtin'), 'shipped', cur);
     writeStyle(path.join(root, 'out'), 'mine', cur);
     writeStyle(path.join(root, 'out'), 'broken', cur, true);
@@ -146,7 +146,7 @@ describe('adaptation API', () => {
   beforeAll(async () => {
     dataDir = tmp();
     // an existing user style that no failed or cancelled job may touch
-    writeStyle(path.join(dataDir, 'styles'), 'keep-me', fileHash(path.join(EDITOR_ASSETS_DIR, 'editor.onnx')));
+    writeStyle(path.join(dataDir, 'styles'), 'keep-me', fileHash(path.join(EDITOR_ASSETS_DIR, 'editor.pt')));
     process.env.PE_DATA_DIR = dataDir;
     server = await startServer({ port: 0, numWorkers: 1 });
     const room = await (await fetch(`${server.url}/api/rooms`, { method: 'POST', body: '{}' })).json();

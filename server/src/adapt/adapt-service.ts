@@ -33,7 +33,7 @@ export class AdaptService {
 
   constructor(o: AdaptServiceOptions) {
     const assets = o.assetsDir ?? EDITOR_ASSETS_DIR;
-    this.styles = new StyleStore(path.join(o.dataDir, 'styles'), path.join(assets, 'styles'), path.join(assets, 'editor.onnx'));
+    this.styles = new StyleStore(path.join(o.dataDir, 'styles'), path.join(assets, 'styles'), path.join(assets, 'editor.pt'));
     let expect: { k: number; d: number; normDim: number } | null = null;
     try {
       const m = JSON.parse(fs.readFileSync(path.join(assets, 'prompts.json'), 'utf8'));

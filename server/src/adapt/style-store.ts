@@ -18,27 +18,29 @@ export function fileHash(file: string): string | null {
  * Adapted styles: the ones shipped with the editor (models/assets/editor/styles, read-only) and
  * the ones users made (DATA/styles, persistent, deletable). A style is NAME.json + NAME.bin; the
  * .json is written last and removed first, so a half-written or half-deleted style never lists.
- * Styles whose recorded editor hash differs from the installed editor.onnx are flagged stale.
+ * Styles whose recorded editor weights differ from the installed ones (editor.pt, the state_dict
+ * every exported graph is made from) are flagged stale: a style is tokens + norm for those
+ * weights, so a graph re-exported from the same weights keeps its styles.
  */
 export class StyleStore {
-  private onnxHash: { mtimeMs: number; hash: string | null } | null = null;
+  private weightsHash: { mtimeMs: number; hash: string | null } | null = null;
 
   constructor(
     readonly userDir: string,
     readonly builtinDir: string,
-    private readonly editorOnnx: string,
+    private readonly editorWeights: string,
   ) {}
 
-  /** The installed editor's hash (recomputed when the file changes). */
+  /** The installed editor weights' hash (recomputed when the file changes). */
   editorHash(): string | null {
     let m = -1;
     try {
-      m = fs.statSync(this.editorOnnx).mtimeMs;
+      m = fs.statSync(this.editorWeights).mtimeMs;
     } catch {
       return null;
     }
-    if (this.onnxHash?.mtimeMs !== m) this.onnxHash = { mtimeMs: m, hash: fileHash(this.editorOnnx) };
-    return this.onnxHash.hash;
+    if (this.weightsHash?.mtimeMs !== m) this.weightsHash = { mtimeMs: m, hash: fileHash(this.editorWeights) };
+    return this.weightsHash.hash;
   }
 
   private read(dir: string, source: 'user' | 'builtin'): StyleInfo[] {
@@ -63,7 +65,7 @@ export class StyleStore {
           pairs: meta.pairs,
           steps: meta.steps,
           createdAt: meta.createdAt ?? null,
-          stale: !meta.editor?.onnx || meta.editor.onnx !== cur,
+          stale: !meta.editor?.weights || meta.editor.weights !== cur,
         });
       } catch {
         // A malformed or half-written file is not a style.
