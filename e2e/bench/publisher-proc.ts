@@ -1,6 +1,7 @@
 // Runs N headless publishers in their own process (so the bench can tell their CPU from the
 // server's). Args: url token count fps [prompt JSON or "none"] [receiver 1|0]. Prints "ready <peerIds…>" once all publish, then obeys
 // lines on stdin: "filter on", "filter off", "prompt <JSON>" (every publisher switches to it),
+// "view <JSON>" (every publisher asks for that viewpoint, e.g. {"yaw":15}),
 // "latency" (prints and clears the glass-to-glass samples, ms, per peer and raw/processed
 // stream), "colours" (prints and clears the processed frames' [time, Y, U, V] per peer), "quit".
 import readline from 'node:readline';
@@ -31,6 +32,10 @@ rl.on('line', async (line) => {
   } else if (cmd.startsWith('prompt ')) {
     const next = JSON.parse(cmd.slice('prompt '.length)) as FilterSettingsPatch['prompt'];
     await Promise.all(pubs.map((p) => p.setFilter({ prompt: next })));
+    console.log('ok');
+  } else if (cmd.startsWith('view ')) {
+    const view = JSON.parse(cmd.slice('view '.length)) as FilterSettingsPatch['view'];
+    await Promise.all(pubs.map((p) => p.setFilter({ view })));
     console.log('ok');
   } else if (cmd === 'colours') {
     console.log(JSON.stringify(receiver?.drainColours() ?? {}));

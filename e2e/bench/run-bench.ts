@@ -7,6 +7,7 @@
 //          --load editor,passthrough  --max-streams 6  --load-seconds 20  --threshold-fps 12
 //          --switches 12  --switch-gap-ms 2500
 //          --soak-minutes 3  --cycles 10  --fps 15  --skip loop,load,switch,soak,cycles,tracker
+//          --view-yaw 0 (a novel view for loop and load: the head turned by that many degrees)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -41,10 +42,14 @@ const { values: opt } = parseArgs({
     switches: { type: 'string', default: '12' },
     'switch-gap-ms': { type: 'string', default: '2500' },
     skip: { type: 'string', default: '' },
+    // a novel view for the loop and load sections (telepresence): the head turned by this many degrees
+    'view-yaw': { type: 'string', default: '0' },
   },
 });
 const skip = new Set(opt.skip!.split(',').filter(Boolean));
 const FPS = Number(opt.fps);
+const VIEW_YAW = Number(opt['view-yaw']);
+if (!Number.isFinite(VIEW_YAW) || Math.abs(VIEW_YAW) > 45) throw new Error('--view-yaw must be a number of degrees within ±45');
 const THRESHOLD = Number(opt['threshold-fps']);
 /** The prompt publishers set with the filter, for processors that edit only with one. */
 const promptFor = (processor: string) => (processor === 'editor' ? opt.prompt! : 'none');
@@ -109,6 +114,7 @@ async function loopRun(server: RunningServer, n: number, seconds: number, label:
   const loadBefore = os.loadavg()[0];
   const pubs = await startPublishers(server.url, room.hostToken, n, FPS, promptFor(lo.processor), lo.receiver);
   await pubs.send('filter on');
+  if (VIEW_YAW !== 0) await pubs.send(`view ${JSON.stringify({ yaw: VIEW_YAW })}`);
   // The editor's workers beyond the warm spare load their models first (seconds each on 2 cores).
   await waitUntil(`${n} pipelines running`, () => {
     const s = allStats(server);
@@ -373,7 +379,7 @@ function table(rows: Record<string, unknown>[], cols: string[]): string {
   return [line(cols), line(w.map((n) => '-'.repeat(n))), ...cells.map(line)].join('\n');
 }
 
-const result: Record<string, unknown> = { date: new Date().toISOString(), machine: machineInfo(), fps: FPS, size: '640x480', loadAvgAtStart: os.loadavg().map(r1) };
+const result: Record<string, unknown> = { date: new Date().toISOString(), machine: machineInfo(), fps: FPS, size: '640x480', viewYaw: VIEW_YAW, loadAvgAtStart: os.loadavg().map(r1) };
 const streams = opt.streams!.split(',').map(Number);
 if (!skip.has('load')) {
   const load: Awaited<ReturnType<typeof loadTest>>[] = [];
