@@ -15,7 +15,7 @@ import { WorkerPool } from './media/worker-pool.js';
 import { RoomRegistry } from './room-registry.js';
 import { attachSignalling } from './signalling/signalling-server.js';
 import { UploadStore } from './uploads/upload-store.js';
-import { faceCheck } from './uploads/face-check.js';
+import { faceCheck, warmFaceCheck } from './uploads/face-check.js';
 
 export interface RunningServer {
   url: string;
@@ -66,6 +66,8 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   filterWorkers.warm();
   const uploads = new UploadStore();
   uploads.setFaceCheck(faceCheck);
+  // Reference uploads are for the editor; warm their face check with it, in the background.
+  if (config.processor === 'editor') warmFaceCheck().catch(() => {});
   const tokens = new RoomTokens(config.tokenSecret);
   const registry = new RoomRegistry(workers, { config, ports, slots, uploads, tokens, filterWorkers, workers }, config);
 
