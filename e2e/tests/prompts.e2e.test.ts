@@ -35,7 +35,12 @@ const joinAs = (name: string, token: string, roomId: string) => joinAsIn(browser
 
 /** One presented frame at the receiver: wall-clock time, luma, exact hash, 8 row bands, centre colour. */
 interface Sample {
+  /** When the frame was shown (wall-clock ms): the compositor's expected display time. */
   t: number;
+  /** When the page's callback for it ran (later than `t` when the page's main thread is busy). */
+  cb: number;
+  /** The video element's count of presented frames: jumps > 1 are frames the sampler missed. */
+  presented: number;
   luma: number;
   hash: number;
   bands: number[];
@@ -45,8 +50,10 @@ interface Sample {
 /**
  * Samples every frame the receiver's tile presents (requestVideoFrameCallback), downscaled to
  * 64×48: enough to tell black, repeated and torn frames and a change of style, cheap enough
- * not to slow the page. Times are performance.timeOrigin + now(): wall-clock ms, comparable
- * with the server's absolute times on the same machine.
+ * not to slow the page. Times are performance.timeOrigin + the frame's expected display time
+ * (requestVideoFrameCallback's metadata): wall-clock ms, comparable with the server's absolute
+ * times on the same machine. The callback itself runs when the page's main thread gets to it,
+ * which on a loaded machine is up to a frame later; its time is kept as `cb`.
  */
 async function startSampler(page: Page, peerId: string): Promise<void> {
   await page.evaluate((id) => {
@@ -58,10 +65,11 @@ async function startSampler(page: Page, peerId: string): Promise<void> {
     const rx = { samples: [] as unknown[], stop: false };
     (window as any).__rx = rx;
     const tile = (window as any).__pe.tiles.get(id);
-    const step = () => {
+    const step = (now: number, meta: { expectedDisplayTime?: number; presentedFrames?: number }) => {
       if (rx.stop) return;
       const v: HTMLVideoElement = tile.video;
-      const t = performance.timeOrigin + performance.now();
+      const cb = performance.timeOrigin + performance.now();
+      const t = performance.timeOrigin + (meta.expectedDisplayTime ?? now);
       if (v.videoWidth) {
         ctx.drawImage(v, 0, 0, W, H);
         const d = ctx.getImageData(0, 0, W, H).data;
@@ -92,6 +100,8 @@ async function startSampler(page: Page, peerId: string): Promise<void> {
         const perBand = (W * H) / BANDS;
         rx.samples.push({
           t,
+          cb,
+          presented: meta.presentedFrames ?? 0,
           luma: luma / (W * H),
           hash: hash >>> 0,
           bands: bands.map((s) => s / perBand),
@@ -101,7 +111,61 @@ async function startSampler(page: Page, peerId: string): Promise<void> {
       tile.video.requestVideoFrameCallback(step);
     };
     tile.video.requestVideoFrameCallback(step);
+    // Every decoded frame, in a worker: the page's callbacks miss frames when its main thread is
+    // starved (measured: 43% on this machine), a worker reading a clone of the track does not.
+    // Its time is when the frame reached the worker, decoded and ready to be shown.
+    const track: MediaStreamTrack | undefined = (tile.video.srcObject as MediaStream | null)?.getVideoTracks()[0];
+    const MSTP = (window as any).MediaStreamTrackProcessor;
+    if (track && MSTP) {
+      const clone = track.clone();
+      const proc = new MSTP({ track: clone, maxBufferSize: 60 });
+      const code = `
+        const out = [];
+        onmessage = async (e) => {
+          if (e.data === 'stop') { postMessage(out); return; }
+          const reader = e.data.readable.getReader();
+          const c = new OffscreenCanvas(16, 12);
+          const ctx = c.getContext('2d', { willReadFrequently: true });
+          for (;;) {
+            const { value: f, done } = await reader.read();
+            if (done) break;
+            const t = performance.timeOrigin + performance.now();
+            ctx.drawImage(f, 0, 0, 16, 12);
+            f.close();
+            const d = ctx.getImageData(0, 0, 16, 12).data;
+            let r = 0, g = 0, b = 0, n = 0, luma = 0, hash = 2166136261;
+            for (let i = 0; i < d.length; i += 4) {
+              const p = i >> 2, x = p % 16, y = (p / 16) | 0;
+              luma += 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+              hash = Math.imul(hash ^ d[i], 16777619);
+              hash = Math.imul(hash ^ d[i + 1], 16777619);
+              hash = Math.imul(hash ^ d[i + 2], 16777619);
+              if (x >= 4 && x < 12 && y >= 3 && y < 9) { r += d[i]; g += d[i + 1]; b += d[i + 2]; n++; }
+            }
+            out.push([t, r / n, g / n, b / n, luma / 192, hash >>> 0]);
+          }
+        };`;
+      const w = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })));
+      w.postMessage({ readable: proc.readable }, [proc.readable]);
+      (rx as any).decoded = { w, clone };
+    }
   }, peerId);
+}
+
+/** [wall-clock ms, centre R, G, B, mean luma, hash of a 16×12 thumbnail] of every frame the receiver decoded (empty if the browser cannot tell). */
+type Decoded = [number, number, number, number, number, number];
+async function stopDecodedSampler(page: Page): Promise<Decoded[]> {
+  return page.evaluate(async () => {
+    const dec = (window as any).__rx?.decoded;
+    if (!dec) return [];
+    const out = await new Promise<Decoded[]>((resolve) => {
+      dec.w.onmessage = (e: MessageEvent) => resolve(e.data);
+      dec.w.postMessage('stop');
+    });
+    dec.clone.stop();
+    dec.w.terminate();
+    return out;
+  });
 }
 
 async function stopSampler(page: Page): Promise<Sample[]> {
@@ -322,6 +386,7 @@ describe('prompts live in the call (real editor)', () => {
     });
     await new Promise((r) => setTimeout(r, 4000));
     const samples = await stopSampler(b.page);
+    const decoded = await stopDecodedSampler(b.page);
     const stats = (await statsAt(b.page, a.peerId))!;
 
     // Every frame presented between the first switch and the end.
@@ -353,13 +418,40 @@ describe('prompts live in the call (real editor)', () => {
     for (let i = 0; i < after.length; i++) if (!near(after[i])) lastFar = i;
     const visible = after[lastFar + 1];
     const visibleAfterReadyMs = visible ? visible.t - last.readyAt : null;
+    const seenAfterReadyMs = visible ? visible.cb - last.readyAt : null;
 
     console.log(
       `last switch: prompt encoded in ${last.encodeMs} ms; first frame with it left the filter ${last.readyToFrameMs} ms after its tokens were ready; ` +
         `visible at the receiver ${visibleAfterReadyMs === null ? 'never' : Math.round(visibleAfterReadyMs)} ms after its tokens were ready ` +
+        `(the page's callback for that frame ran at +${seenAfterReadyMs === null ? '-' : Math.round(seenAfterReadyMs)} ms) ` +
         `(centre colour ${pre.map(Math.round).join(',')} → ${post.map(Math.round).join(',')}, change ${change.toFixed(1)}); added latency ${stats.addedLatencyMs} ms`,
     );
     console.log(`B's tile of A: ${await b.page.locator(`[data-peer-id="${a.peerId}"] .stats`).first().textContent()}`);
+    // The receiver's frames around the last switch: when each was presented (ms after its tokens
+    // were ready) and how far its centre colour still was from the new style's (0 = there).
+    const around = samples.filter((s) => s.t > last.readyAt - 400 && s.t < last.readyAt + 1200);
+    const dist = (s: Sample) => Math.hypot(s.centre[0] - post[0], s.centre[1] - post[1], s.centre[2] - post[2]) / Math.max(change, 1e-6);
+    // The same switch on every decoded frame: when the new style arrived, ready to be shown.
+    const decAfter = decoded.filter((d) => d[0] > last.readyAt - 20);
+    let decLastFar = -1;
+    for (let i = 0; i < decAfter.length; i++) if (Math.hypot(decAfter[i][1] - post[0], decAfter[i][2] - post[1], decAfter[i][3] - post[2]) >= 0.5 * change) decLastFar = i;
+    const decodedAt = decAfter[decLastFar + 1];
+    const decFps = decoded.length > 1 ? (1000 * (decoded.length - 1)) / (decoded[decoded.length - 1][0] - decoded[0][0]) : 0;
+    // Frozen, on every decoded frame: the longest time without a new frame, and the longest run
+    // of identical thumbnails, from the first switch on.
+    let decGap = 0, decSame = 0, runStart = 0;
+    const decDuring = decoded.filter((d) => d[0] >= t0);
+    for (let i = 1; i < decDuring.length; i++) {
+      decGap = Math.max(decGap, decDuring[i][0] - decDuring[i - 1][0]);
+      if (decDuring[i][5] !== decDuring[i - 1][5]) runStart = decDuring[i][0];
+      decSame = Math.max(decSame, decDuring[i][0] - (runStart || decDuring[i - 1][0]));
+    }
+    const decBlack = decDuring.filter((d) => d[4] < 16).length;
+    console.log(`decoded at the receiver: ${decoded.length} frames (${decFps.toFixed(1)} fps); from the first switch: longest gap ${Math.round(decGap)} ms, ` +
+      `longest identical run ${Math.round(decSame)} ms, black ${decBlack}; the last switch's first decoded frame ${decodedAt ? Math.round(decodedAt[0] - last.readyAt) : 'never'} ms after its tokens were ready`);
+    const missed = samples.slice(1).reduce((n, s, i) => n + Math.max(0, s.presented - samples[i].presented - 1), 0);
+    console.log(`receiver frames around the last switch (ms after ready: distance to the new style): ${around.map((s) => `${Math.round(s.t - last.readyAt)}:${dist(s).toFixed(2)}`).join(' ')}; first frame out at +${last.readyToFrameMs}; ` +
+      `frames presented but not sampled over the run: ${missed} of ${samples.length + missed}`);
 
     expect(base.black + during.black).toBe(0);
     expect(base.torn + during.torn).toBe(0);
