@@ -1,12 +1,12 @@
 // npm run bench — the call loop with glass-to-glass latency, a load test (edited streams added
 // until one falls below --threshold-fps, with the editor on and off), prompt switches (tokens
 // ready → edited frame out → visible at a receiver), a soak (memory and latency per minute),
-// join/leave leak cycles, the face tracker. Prints tables; writes JSON.
+// join/leave leak cycles, the editor alone, the face tracker. Prints tables; writes JSON.
 // Options: --streams 1  --seconds 20  --processor editor|passthrough|test-invert (default: editor
 //          when its model exists)  --prompt '{"kind":"preset","id":"golden-statue"}'
 //          --load editor,passthrough  --max-streams 6  --load-seconds 20  --threshold-fps 12
 //          --switches 12  --switch-gap-ms 2500
-//          --soak-minutes 3  --cycles 10  --fps 15  --skip loop,load,switch,soak,cycles,tracker
+//          --soak-minutes 3  --cycles 10  --fps 15  --skip loop,load,switch,soak,cycles,editor,tracker
 //          --view-yaw 0 (a novel view for loop and load: the head turned by that many degrees)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -439,6 +439,21 @@ try {
 } finally {
   await server.close();
 }
+if (!skip.has('editor') && HAVE_EDITOR) {
+  try {
+    // The editor alone at 256², 2 threads: in stages as calls run it (the novel view re-projected
+    // through a face mesh's depth) and the whole graph, interleaved, medians of 30.
+    const { editorSpeed } = await import('../../models/src/cli/eval.js');
+    const e = await editorSpeed(30);
+    result.editor = e;
+    console.log('\nEditor, 256² in/out, onnxruntime-node 2 threads, ms per frame (median of 30):');
+    console.log(table([e as unknown as Record<string, unknown>], Object.keys(e)));
+  } catch (err) {
+    result.editor = { error: (err as Error).message };
+    console.log(`\neditor bench failed: ${(err as Error).message}`);
+  }
+}
+
 if (!skip.has('tracker')) {
   try {
     const { runTrackerBench } = await import('../../models/bench/tracker-bench.js');
