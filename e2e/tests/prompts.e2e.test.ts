@@ -124,25 +124,26 @@ async function startSampler(page: Page, peerId: string): Promise<void> {
         onmessage = async (e) => {
           if (e.data === 'stop') { postMessage(out); return; }
           const reader = e.data.readable.getReader();
-          const c = new OffscreenCanvas(16, 12);
+          const W = 64, H = 48;
+          const c = new OffscreenCanvas(W, H);
           const ctx = c.getContext('2d', { willReadFrequently: true });
           for (;;) {
             const { value: f, done } = await reader.read();
             if (done) break;
             const t = performance.timeOrigin + performance.now();
-            ctx.drawImage(f, 0, 0, 16, 12);
+            ctx.drawImage(f, 0, 0, W, H);
             f.close();
-            const d = ctx.getImageData(0, 0, 16, 12).data;
+            const d = ctx.getImageData(0, 0, W, H).data;
             let r = 0, g = 0, b = 0, n = 0, luma = 0, hash = 2166136261;
             for (let i = 0; i < d.length; i += 4) {
-              const p = i >> 2, x = p % 16, y = (p / 16) | 0;
+              const p = i >> 2, x = p % W, y = (p / W) | 0;
               luma += 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
               hash = Math.imul(hash ^ d[i], 16777619);
               hash = Math.imul(hash ^ d[i + 1], 16777619);
               hash = Math.imul(hash ^ d[i + 2], 16777619);
-              if (x >= 4 && x < 12 && y >= 3 && y < 9) { r += d[i]; g += d[i + 1]; b += d[i + 2]; n++; }
+              if (x >= W / 4 && x < (3 * W) / 4 && y >= H / 4 && y < (3 * H) / 4) { r += d[i]; g += d[i + 1]; b += d[i + 2]; n++; }
             }
-            out.push([t, r / n, g / n, b / n, luma / 192, hash >>> 0]);
+            out.push([t, r / n, g / n, b / n, luma / (W * H), hash >>> 0]);
           }
         };`;
       const w = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })));
@@ -152,7 +153,7 @@ async function startSampler(page: Page, peerId: string): Promise<void> {
   }, peerId);
 }
 
-/** [wall-clock ms, centre R, G, B, mean luma, hash of a 16×12 thumbnail] of every frame the receiver decoded (empty if the browser cannot tell). */
+/** [wall-clock ms, centre R, G, B, mean luma, hash of a 64×48 thumbnail] of every frame the receiver decoded (empty if the browser cannot tell). */
 type Decoded = [number, number, number, number, number, number];
 async function stopDecodedSampler(page: Page): Promise<Decoded[]> {
   return page.evaluate(async () => {
@@ -448,7 +449,23 @@ describe('prompts live in the call (real editor)', () => {
     }
     const decBlack = decDuring.filter((d) => d[4] < 16).length;
     console.log(`decoded at the receiver: ${decoded.length} frames (${decFps.toFixed(1)} fps); from the first switch: longest gap ${Math.round(decGap)} ms, ` +
-      `longest identical run ${Math.round(decSame)} ms, black ${decBlack}; the last switch's first decoded frame ${decodedAt ? Math.round(decodedAt[0] - last.readyAt) : 'never'} ms after its tokens were ready`);
+      `longest identical run ${Math.round(decSame)} ms, black ${decBlack}; the last switch's first decoded frame ${decodedAt ? Math.round(decodedAt[0] - last.readyAt) : 'never'} ms after its tokens were ready; ` +
+      `decoded frames around it (ms after ready: distance to the new style): ${decoded.filter((d) => d[0] > last.readyAt - 300 && d[0] < last.readyAt + 1000)
+        .map((d) => `${Math.round(d[0] - last.readyAt)}:${(Math.hypot(d[1] - post[0], d[2] - post[1], d[3] - post[2]) / Math.max(change, 1e-6)).toFixed(2)}`).join(' ')}`);
+    // Why a decoded frame comes late: the receiving side's own account of the edited stream.
+    const rtp = await b.page.evaluate(async (id) => {
+      const c = (window as any).__pe.tiles.get(id)?.consumer;
+      if (!c) return null;
+      let out: Record<string, number> | null = null;
+      (await c.getStats()).forEach((r: any) => {
+        if (r.type === 'inbound-rtp' && r.kind === 'video') {
+          out = {};
+          for (const k of ['packetsReceived', 'packetsLost', 'nackCount', 'pliCount', 'firCount', 'framesReceived', 'framesDecoded', 'framesDropped', 'keyFramesDecoded', 'freezeCount', 'totalFreezesDuration', 'totalDecodeTime', 'jitterBufferDelay', 'jitterBufferEmittedCount']) if (typeof r[k] === 'number') out[k] = Math.round(r[k] * 1000) / 1000;
+        }
+      });
+      return out;
+    }, a.peerId);
+    console.log(`B's inbound-rtp for A's edited stream: ${JSON.stringify(rtp)}`);
     const missed = samples.slice(1).reduce((n, s, i) => n + Math.max(0, s.presented - samples[i].presented - 1), 0);
     console.log(`receiver frames around the last switch (ms after ready: distance to the new style): ${around.map((s) => `${Math.round(s.t - last.readyAt)}:${dist(s).toFixed(2)}`).join(' ')}; first frame out at +${last.readyToFrameMs}; ` +
       `frames presented but not sampled over the run: ${missed} of ${samples.length + missed}`);
