@@ -302,7 +302,7 @@ class SourceLift(nn.Module):
 
     Why not the render at the target view, as the paper: with 13 training people, the 32^2 render
     loses the person's identity across views (consistency 0.975 vs the teacher's 0.981); the
-    re-projected edit keeps it (0.985), measured by scripts/diag_warp_depth.py."""
+    re-projected edit keeps it (0.984), measured by scripts/diag_warp_depth.py."""
 
     EDGE_PX = 6.0  # the blend's width, in output pixels
     GRID = 64  # the warp is computed at GRID^2 and upsampled: the depth is 32^2, so the warp is smooth

@@ -10,7 +10,7 @@ Runs the shipped stages on the held-out faces and styles of pe_editor.evaluate a
   lift/triplane    the source-view edit re-projected (stages/lift.onnx) with the triplane's 16^2 depth
   lift/mesh        the same where the face mesh covers with its depth (mesh_depth.py): as shipped
   lift/teacher     the same with the teacher's depth everywhere
-(session 13 found render/own 0.9753, render/teacher 0.9789; session 14 lift/mesh 0.9846, the
+(session 13 found render/own 0.9753, render/teacher 0.9789; session 14 lift/mesh 0.9844, the
 teacher 0.9809.)
 """
 from __future__ import annotations
