@@ -28,13 +28,13 @@ const meanAbs = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 };
 
 describe('PortraitEditor (committed ONNX on onnxruntime-node)', () => {
-  // What calls run (the graph in stages, a burst session for switches), and the whole graph
-  // (CLI, eval, thumbnails).
+  // What everything runs by default (the graph in stages, a burst session for switches), and the
+  // whole graph editor.onnx (its parity with PyTorch; speed comparisons).
   let ed: PortraitEditor;
   let whole: PortraitEditor;
   beforeAll(async () => {
-    ed = await PortraitEditor.load({ threads: 1, burstThreads: 2, staged: true });
-    whole = await PortraitEditor.load({ threads: 2, textEncoder: false });
+    ed = await PortraitEditor.load({ threads: 1, burstThreads: 2 });
+    whole = await PortraitEditor.load({ threads: 2, staged: false, textEncoder: false });
   }, SLOW);
   afterAll(async () => {
     await ed?.close();

@@ -35,8 +35,8 @@ const r1 = (v: number): number => Math.round(v * 10) / 10;
  * through the face mesh's depth, whose own cost is `meshDepthMs`), and the whole graph.
  */
 export async function editorSpeed(n = 30): Promise<{ editorMs: number; editorMsNovel: number; meshDepthMs: number; wholeMs: number; wholeMsNovel: number; threads: number }> {
-  const staged = await PortraitEditor.load({ threads: 2, staged: true });
-  const whole = await PortraitEditor.load({ threads: 2, textEncoder: false });
+  const staged = await PortraitEditor.load({ threads: 2 });
+  const whole = await PortraitEditor.load({ threads: 2, staged: false, textEncoder: false });
   try {
     const img = new Float32Array(3 * EDITOR_SIZE * EDITOR_SIZE).map((_, i) => (i % 97) / 97);
     const tok = (await staged.textTokens('golden statue'))!.tokens;

@@ -14,7 +14,7 @@ const { assetsDir, threads, burstThreads } = (workerData as { data: { assetsDir?
 /** Runs with a lower id are no longer wanted (EditorThread.supersede). */
 let supersededBelow = 0;
 
-PortraitEditor.load({ assetsDir, threads, burstThreads, staged: true, textEncoder: false }).then(
+PortraitEditor.load({ assetsDir, threads, burstThreads, textEncoder: false }).then(
   (ed) => {
     port.on('message', (m: EditorThreadRequest) => {
       if (m.type === 'close') {

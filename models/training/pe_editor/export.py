@@ -77,11 +77,10 @@ def parity_inputs(seed=0):
     return img, src, tgt, tokens, norm, mesh
 
 
-def load_editor(ckpt):
-    """A training checkpoint ({"model": state_dict, "step"}) or a bare state_dict (editor.pt)."""
+def load_editor(ck: dict):
+    """A loaded training checkpoint ({"model": state_dict, "step"}) or a bare state_dict (editor.pt)."""
     m = Editor()
-    st = torch.load(ckpt, map_location="cpu")
-    m.load_state_dict(st["model"] if "model" in st else st)
+    m.load_state_dict(ck["model"] if "model" in ck else ck)
     return m.eval()
 
 
@@ -118,7 +117,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     os.makedirs(args.out, exist_ok=True)
-    m = load_editor(args.ckpt)
+    ck = torch.load(args.ckpt, map_location="cpu")
+    m = load_editor(ck)
     ex = ExportEditor(m).eval()
     pin = parity_inputs()
     p_editor = os.path.join(args.out, "editor.onnx")
@@ -169,7 +169,6 @@ def main(argv=None):
                "styles": list(styles.NAMES), "phrasings": entries,
                "note": "tokens = text_proj(MiniLM(text)); a style id maps to its first training phrasing"},
               open(os.path.join(args.out, "prompts.json"), "w"), indent=1)
-    ck = torch.load(args.ckpt, map_location="cpu")
     prev = os.path.join(args.out, "export.json")
     if "step" in ck or not os.path.exists(prev):
         trained = {"ckpt": os.path.basename(args.ckpt), "step": int(ck.get("step", -1))}
@@ -178,9 +177,8 @@ def main(argv=None):
         trained = {"ckpt": old.get("ckpt"), "step": old.get("step"), "reexported_from": os.path.basename(args.ckpt)}
     rep = {"opset": args.opset, **trained,
            "editor_mb": round(os.path.getsize(p_editor) / 1e6, 3), "size": IMG, "image_prompt_size": ENC,
-           "parity_max_abs_diff": diff, "k": K_TOKENS, "d": D_TOKEN, "norm_dim": NORM_DIM}
-    json.dump(rep, open(os.path.join(args.out, "export.json"), "w"), indent=1)
-    rep["mesh_parity_covered"] = write_mesh_assets(args.out)
+           "parity_max_abs_diff": diff, "k": K_TOKENS, "d": D_TOKEN, "norm_dim": NORM_DIM,
+           "mesh_parity_covered": write_mesh_assets(args.out)}
     json.dump(rep, open(os.path.join(args.out, "export.json"), "w"), indent=1)
     print(json.dumps(rep))
     from .export_stages import export_stages

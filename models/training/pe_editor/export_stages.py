@@ -12,7 +12,7 @@ the same weights as editor.onnx (ASSETS/editor.pt) and checked against it:
                       -> planes (1,3,C,64,64)                        E_low, E_high, xattn, decoder
   stages/render.onnx  planes, tgt_cam (1,25) -> feat (1,16,32,32), depth (1,1,32,32)   renderer
   stages/finish.onnx  image, feat (rendered at src_cam) -> rgb (1,3,256,256) [0,1], the edit at the
-                      source view                         SR, refine (Editor.source_edit: no warp)
+                      source view                         SR, refine (Editor.finish_source: no warp)
   stages/lift.onnx    planes, image, feat (rendered at src_cam), src_cam, tgt_cam, mesh_depth (1,1,32,32)
                       -> rgb (1,3,256,256), depth (1,1,32,32)    the novel view: finish's source-view
                       edit, re-projected (Editor.view: 16^2 depth + SourceLift)
@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .export import DEFAULT_OUT, INPUTS, export_onnx, ort_session, parity_inputs
-from .model import LIFT_DEPTH_RES, Editor, high_pass, merge_depth
+from .model import Editor
 
 
 class EncodeStage(nn.Module):
@@ -59,15 +59,14 @@ class RenderStage(nn.Module):
 
 class FinishStage(nn.Module):
     """(image (B,3,256,256), feat (B,16,32,32) rendered at the source camera) -> rgb (B,3,256,256)
-    in [0,1], the source-view edit, as Editor.source_edit"""
+    in [0,1], the source-view edit (Editor.finish_source)"""
 
     def __init__(self, m: Editor):
         super().__init__()
         self.m = m
 
     def forward(self, image, feat):
-        valid = torch.ones_like(image[:, :1])
-        return self.m.refine(self.m.sr(feat), high_pass(image), valid).clamp(0, 1)
+        return self.m.finish_source(image, feat)
 
 
 class LiftStage(nn.Module):
@@ -77,12 +76,9 @@ class LiftStage(nn.Module):
     def __init__(self, m: Editor):
         super().__init__()
         self.m = m
-        self.finish = FinishStage(m)
 
     def forward(self, planes, image, feat, src_cam, tgt_cam, mesh_depth):
-        src_rgb = self.finish(image, feat)
-        depth = merge_depth(mesh_depth, self.m.renderer.depth(planes, tgt_cam, LIFT_DEPTH_RES))
-        return self.m.lift(src_rgb, depth, src_cam, tgt_cam), depth
+        return self.m.lift_view(planes, self.m.finish_source(image, feat), src_cam, tgt_cam, mesh_depth)
 
 
 def export_stages(m: Editor, out_dir: str, opset: int = 17) -> dict:

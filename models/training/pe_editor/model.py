@@ -445,23 +445,27 @@ class Editor(nn.Module):
         return {"rgb": rgb, "rgb128": rgb128, "raw": feat[:, :3], "depth": depth, "triplane": planes}
 
 
-    def source_edit(self, planes, src_cam, image):
-        """-> rgb (B,3,256,256) in [0,1] at the source view: render(planes, src_cam, image, src_cam)
-        without the detail warp, which is the identity at the source view (it cost half the
-        finishing time); equal to it up to float rounding (~2e-5)."""
-        feat, _ = self.renderer(planes, src_cam)
+    def finish_source(self, image, feat):
+        """image (B,3,256,256), feat (B,16,32,32) rendered at the source camera -> rgb (B,3,256,256)
+        in [0,1], the edit at the source view: render(planes, src_cam, image, src_cam) without the
+        detail warp, which is the identity at the source view (it cost half the finishing time);
+        equal to it up to float rounding (~2e-5)."""
         valid = torch.ones_like(image[:, :1])
         return self.refine(self.sr(feat), high_pass(image), valid).clamp(0, 1)
 
+    def lift_view(self, planes, src_rgb, src_cam, tgt_cam, mesh_depth):
+        """The source-view edit src_rgb re-projected to tgt_cam (SourceLift) through the mesh's depth
+        where it covers the face and the render's (16^2) elsewhere -> rgb, depth (B,1,32,32) used"""
+        depth = merge_depth(mesh_depth, self.renderer.depth(planes, tgt_cam, LIFT_DEPTH_RES))
+        return self.lift(src_rgb, depth, src_cam, tgt_cam), depth
+
     def view(self, image, src_cam, tgt_cam, tokens, norm, mesh_depth):
-        """What a call shows: the edit at the source view, re-projected to tgt_cam (SourceLift)
-        through the mesh's depth where it covers the face and the render's (16^2) elsewhere.
+        """What a call shows: the edit at the source view, re-projected to tgt_cam (lift_view).
         mesh_depth (B,1,32,32), zeros = the render's depth only -> rgb (B,3,256,256) in [0,1],
         depth (B,1,32,32) the depth used. At tgt_cam == src_cam, rgb = the source-view edit."""
         planes = self.encode(image, src_cam, tokens, norm)
-        src_rgb = self.source_edit(planes, src_cam, image)
-        depth = merge_depth(mesh_depth, self.renderer.depth(planes, tgt_cam, LIFT_DEPTH_RES))
-        return self.lift(src_rgb, depth, src_cam, tgt_cam), depth
+        src_rgb = self.finish_source(image, self.renderer(planes, src_cam)[0])
+        return self.lift_view(planes, src_rgb, src_cam, tgt_cam, mesh_depth)
 
 
 class ExportEditor(nn.Module):
