@@ -466,6 +466,18 @@ describe('prompts live in the call (real editor)', () => {
       return out;
     }, a.peerId);
     console.log(`B's inbound-rtp for A's edited stream: ${JSON.stringify(rtp)}`);
+    // What reaches the filter: the fake camera on a loaded machine delivers fewer frames than its
+    // 15 fps, and every gap in them is a gap in the edited stream.
+    const cam = await a.page.evaluate(async () => {
+      const out: Record<string, unknown> = {};
+      (await (window as any).__pe.call.sendTransport.getStats()).forEach((r: any) => {
+        if (r.kind !== 'video') return;
+        if (r.type === 'media-source') Object.assign(out, { captured: r.frames, captureFps: r.framesPerSecond, size: `${r.width}x${r.height}` });
+        if (r.type === 'outbound-rtp') Object.assign(out, { encoded: r.framesEncoded, encodeMsPerFrame: Math.round((1000 * r.totalEncodeTime) / Math.max(1, r.framesEncoded)), limitedBy: r.qualityLimitationReason });
+      });
+      return out;
+    });
+    console.log(`A's camera as sent: ${JSON.stringify(cam)}`);
     const missed = samples.slice(1).reduce((n, s, i) => n + Math.max(0, s.presented - samples[i].presented - 1), 0);
     console.log(`receiver frames around the last switch (ms after ready: distance to the new style): ${around.map((s) => `${Math.round(s.t - last.readyAt)}:${dist(s).toFixed(2)}`).join(' ')}; first frame out at +${last.readyToFrameMs}; ` +
       `frames presented but not sampled over the run: ${missed} of ${samples.length + missed}`);
