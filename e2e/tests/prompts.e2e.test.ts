@@ -323,23 +323,26 @@ describe('prompts live in the call (real editor)', () => {
     await waitForEdited(b.page, a.peerId);
 
     console.log(`edited stream at the receiver ${Date.now() - tOn} ms after enabling the filter`);
-    // The gallery asks A's filter worker for thumbnails of every preset on A's own face.
+    // The gallery asks A's filter worker for thumbnails of every preset on A's own face, a few
+    // presets per request.
     const tAsk = Date.now();
     let asked = false;
     const thumbs = await waitFor('preset thumbnails in the gallery', async () => {
-      const n = Number(await a.page.getByTestId('presets').getAttribute('data-thumbnails'));
+      const gallery = a.page.getByTestId('presets');
+      const n = Number(await gallery.getAttribute('data-thumbnails'));
+      const complete = (await gallery.getAttribute('data-thumbnails-complete')) === 'true';
       // The gallery asks on its own when the filter comes on; past 30 s, ask as a user would
       // (the button says why when it cannot).
-      if (!n && !asked && Date.now() - tAsk > 30_000) {
+      if (!complete && !asked && Date.now() - tAsk > 30_000) {
         asked = true;
         await a.page.evaluate(() => (document.querySelector('[data-testid="preview-presets"]') as HTMLButtonElement).click());
       }
-      return n > 0 ? n : null;
+      return complete && n > 0 ? n : null;
     }, 90_000, 500).catch(async (e) => {
       throw new Error(`${(e as Error).message}; panel says "${await a.page.getByTestId('panel-status').textContent()}"`);
     });
     const thumbSrc = await a.page.locator('.presets button[data-preset="neon"] img').getAttribute('src');
-    console.log(`${thumbs} preset thumbnails made on A's face (neon: ${thumbSrc?.length ?? 0} chars of JPEG data URL)`);
+    console.log(`${thumbs} preset thumbnails made on A's face in ${Date.now() - tAsk} ms (neon: ${thumbSrc?.length ?? 0} chars of JPEG data URL)`);
     expect(thumbSrc).toMatch(/^data:image\/jpeg;base64,/);
     await startSampler(b.page, a.peerId);
     await new Promise((r) => setTimeout(r, 6000));

@@ -4,6 +4,9 @@
  * a running filter that has seen a face, so the gallery asks when the filter comes on, retries
  * a few times while it starts, and again on demand.
  */
+/** Presets per request: each request's previews are made in well under the signalling timeout. */
+const BATCH = 4;
+
 export class PresetThumbnails {
   private busy = false;
   private done = false;
@@ -34,21 +37,29 @@ export class PresetThumbnails {
     const buttons = [...this.box.querySelectorAll<HTMLButtonElement>('button[data-preset]')];
     if (buttons.length === 0 || this.busy) return;
     this.busy = true;
+    // A retry fills in what is missing; the user's own request redoes them all (their face now).
+    const todo = loud ? buttons : buttons.filter((b) => !b.querySelector('img'));
     try {
-      const images = await this.request(buttons.map((b) => b.dataset.preset!));
-      for (const b of buttons) {
-        const src = images[b.dataset.preset!];
-        if (!src) continue;
-        let img = b.querySelector('img');
-        if (!img) {
-          img = document.createElement('img');
-          img.alt = '';
-          b.prepend(img);
+      // A few at a time, each shown as it comes: on a loaded server one request for all 14
+      // outlasted the signalling timeout (measured: 10 s) and showed nothing at all.
+      for (let i = 0; i < todo.length; i += BATCH) {
+        const chunk = todo.slice(i, i + BATCH);
+        const images = await this.request(chunk.map((b) => b.dataset.preset!));
+        for (const b of chunk) {
+          const src = images[b.dataset.preset!];
+          if (!src) continue;
+          let img = b.querySelector('img');
+          if (!img) {
+            img = document.createElement('img');
+            img.alt = '';
+            b.prepend(img);
+          }
+          img.src = src;
         }
-        img.src = src;
+        this.box.dataset.thumbnails = String(buttons.filter((b) => b.querySelector('img')).length);
       }
       this.done = true;
-      this.box.dataset.thumbnails = String(Object.keys(images).length);
+      this.box.dataset.thumbnailsComplete = 'true';
     } catch (err) {
       if (loud) this.say(`Previews: ${(err as Error).message}`, true);
       // The filter may still be starting or not have seen a face yet.
