@@ -3,8 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FILTER_SETTINGS, type Prompt } from '@portrait-edit/shared';
 import { EditorProcessor } from '../src/editor/processor.js';
 import { EditorThread } from '../src/editor/editor-thread.js';
-import { EDITOR_SIZE, frameToCHW, frontalCamera } from '../src/editor/portrait-editor.js';
-import { SelfieMatte } from '../src/tracking/matte.js';
+import { EDITOR_SIZE, frontalCamera } from '../src/editor/portrait-editor.js';
 import { SupersededError } from '../src/editor/staged-editor.js';
 import { readImage, readVideoFrames } from '../src/tracking/media-io.js';
 import type { Frame, ProcessContext } from '../src/frame.js';
@@ -43,13 +42,11 @@ describe('editor processor, pipelined', () => {
   it('edits every frame of a clip at camera pace, the first one included, with fresh edits as it goes', async () => {
     const c = ctx({ kind: 'preset', id: 'sepia' });
     const before = pipe.editCount;
-    let frameMattes = 0;
     for (const f of clip) {
       const t = performance.now();
       const out = copy(f);
       const r = await pipe.process(out, c);
       expect(r).toMatchObject({ edited: true });
-      if (pipe.lastTimings.matte > 0) frameMattes++;
       expect(meanAbs(out.data, f.data)).toBeGreaterThan(0.5);
       // Camera pace: the editor thread's replies arrive between frames, as in a call.
       await sleep(Math.max(0, 66 - (performance.now() - t)));
@@ -57,9 +54,6 @@ describe('editor processor, pipelined', () => {
     const edits = pipe.editCount - before;
     expect(edits).toBeGreaterThanOrEqual(3);
     expect(edits).toBeLessThanOrEqual(clip.length);
-    // The mattes come from the editor thread with the edits. The first edit is the new prompt's
-    // run (no matte: a switch must be quick), so the first frame makes its own; no other frame does.
-    expect(frameMattes).toBeLessThanOrEqual(1);
   }, SLOW);
 
   it('on a still picture it converges to what the per-frame editor gives', async () => {
@@ -151,39 +145,6 @@ describe('EditorThread', () => {
       expect(next.rgb.length).toBe(3 * EDITOR_SIZE * EDITOR_SIZE);
     } finally {
       await t.close();
-    }
-  }, SLOW);
-
-  it('brings the selfie matte of the crop it edited, the same as the matte run directly', async () => {
-    const t = await EditorThread.start({ threads: 1, matte: true });
-    const plain = await EditorThread.start({ threads: 1 });
-    const selfie = new SelfieMatte();
-    try {
-      await selfie.init();
-      const cam = frontalCamera();
-      const face = await readImage(path.join(facesDir, 'ffhq-3.png'));
-      const image = frameToCHW(face, EDITOR_SIZE);
-      const input = { image, srcCam: cam, tgtCam: cam, tokens: new Float32Array(8 * 64) };
-      const withMatte = await t.edit(input, false, true);
-      const n = EDITOR_SIZE * EDITOR_SIZE;
-      expect(withMatte.matte?.length).toBe(n);
-      const hwc = new Float32Array(3 * n);
-      for (let i = 0; i < n; i++) for (let ch = 0; ch < 3; ch++) hwc[3 * i + ch] = image[ch * n + i];
-      const direct = await selfie.matteFromCrop(hwc);
-      let maxDiff = 0, person = 0;
-      for (let i = 0; i < n; i++) {
-        maxDiff = Math.max(maxDiff, Math.abs(direct[i] - withMatte.matte![i]));
-        if (withMatte.matte![i] > 0.5) person++;
-      }
-      expect(maxDiff).toBeLessThan(1e-4);
-      // A portrait: the person covers a good part of the crop, not all of it.
-      expect(person / n).toBeGreaterThan(0.2);
-      expect(person / n).toBeLessThan(0.98);
-      expect((await t.edit(input)).matte).toBeNull();
-      await expect(plain.edit(input, false, true)).rejects.toThrow(/without the matte/);
-    } finally {
-      await t.close();
-      await plain.close();
     }
   }, SLOW);
 

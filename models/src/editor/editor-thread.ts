@@ -15,15 +15,14 @@ import type { EditInput } from './portrait-editor.js';
 import { SupersededError } from './staged-editor.js';
 
 export type EditorThreadRequest =
-  /** `matte`: also the selfie matte of the input crop (the thread must have been started with `matte`). */
-  | { type: 'edit'; id: number; input: EditInput; burst: boolean; matte: boolean }
+  | { type: 'edit'; id: number; input: EditInput; burst: boolean }
   /** Runs with an id below `below` stop at their next stage boundary. */
   | { type: 'supersede'; below: number }
   | { type: 'close' };
 export type EditorThreadReply =
   | { type: 'ready' }
   | { type: 'initFailed'; message: string }
-  | { type: 'edited'; id: number; rgb: Uint8Array; ms: number; matte: Float32Array | null }
+  | { type: 'edited'; id: number; rgb: Uint8Array; ms: number }
   | { type: 'failed'; id: number; message: string; superseded?: boolean };
 
 export interface EditorThreadOptions {
@@ -32,8 +31,6 @@ export interface EditorThreadOptions {
   threads?: number;
   /** Threads of its burst session (PortraitEditorOptions.burstThreads). */
   burstThreads?: number;
-  /** Load the selfie matte too, so edits can bring their crop's matte (off the frame path). */
-  matte?: boolean;
 }
 
 export interface ThreadEdit {
@@ -41,8 +38,6 @@ export interface ThreadEdit {
   rgb: Uint8Array;
   /** Inference time in the thread. */
   ms: number;
-  /** The input crop's selfie matte (EDITOR_SIZE², crop space) when asked for, else null. */
-  matte: Float32Array | null;
 }
 
 const ENTRY = new URL('./editor-thread-entry.ts', import.meta.url);
@@ -67,7 +62,7 @@ export class EditorThread {
 
   private spawn(): Promise<void> {
     this.lastSpawn = performance.now();
-    const w = tsWorker(ENTRY, { assetsDir: this.opts.assetsDir, threads: this.opts.threads, burstThreads: this.opts.burstThreads, matte: this.opts.matte ?? false });
+    const w = tsWorker(ENTRY, { assetsDir: this.opts.assetsDir, threads: this.opts.threads, burstThreads: this.opts.burstThreads });
     this.worker = w;
     this.starting = new Promise<void>((resolve, reject) => {
       w.on('message', (m: EditorThreadReply) => {
@@ -82,7 +77,7 @@ export class EditorThread {
           const p = this.waiting.get(m.id);
           this.waiting.delete(m.id);
           if (!p) return;
-          if (m.type === 'edited') p.resolve({ rgb: m.rgb, ms: m.ms, matte: m.matte });
+          if (m.type === 'edited') p.resolve({ rgb: m.rgb, ms: m.ms });
           else p.reject(m.superseded ? new SupersededError() : new Error(m.message));
         }
       });
@@ -108,12 +103,8 @@ export class EditorThread {
     this.waiting.clear();
   }
 
-  /**
-   * Runs the editor on the thread (`burst`: on its burst session; `matte`: and the selfie matte
-   * of the same crop); the input arrays are copied, not taken.
-   */
-  async edit(input: EditInput, burst = false, matte = false): Promise<ThreadEdit> {
-    if (matte && !this.opts.matte) throw new Error('editor thread started without the matte');
+  /** Runs the editor on the thread (`burst`: on its burst session); the input arrays are copied, not taken. */
+  async edit(input: EditInput, burst = false): Promise<ThreadEdit> {
     if (this.closed) throw new Error('editor thread closed');
     // Numbered now: a supersede() right after this call covers it.
     const id = ++this.ids;
@@ -126,7 +117,7 @@ export class EditorThread {
     if (!w) throw new Error(this.deadReason ?? 'editor thread not running');
     return new Promise<ThreadEdit>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      w.postMessage({ type: 'edit', id, input, burst, matte } satisfies EditorThreadRequest);
+      w.postMessage({ type: 'edit', id, input, burst } satisfies EditorThreadRequest);
     });
   }
 

@@ -49,10 +49,7 @@ export interface EditorProcessorOptions extends PortraitEditorOptions {
   tracker?: Partial<TrackerOptions>;
   /** Run the selfie matte for the source-view composite (default true). */
   matte?: boolean;
-  /**
-   * Re-run the matte every N frames per face (it lives in crop space, so it follows the face);
-   * default 3. Pipelined, the editor thread makes it with the edits instead (MATTE_REFRESH_MS).
-   */
+  /** Re-run the matte every N frames per face (it lives in crop space, so it follows the face); default 3. */
   matteEvery?: number;
   /** Resolve an image prompt's upload id to the reference image when the context carries none. */
   resolveImage?: (uploadId: string) => Promise<Frame | null>;
@@ -123,8 +120,6 @@ interface EditJob {
   /** The prompt (cache key) the tokens belong to. */
   key: string;
   prompt: { style: string; text: string; how: string };
-  /** Bring the crop's selfie matte back with the edit (editor thread, source view). */
-  matte: boolean;
 }
 
 const promptInfo = (t: PromptTokens) => ({ style: t.style, text: t.text, how: t.how });
@@ -140,8 +135,7 @@ function jobTokens(tokens: Float32Array, novel: boolean, k: number): Float32Arra
 
 /** The same crops and cameras with another prompt's tokens. */
 function retoken(jobs: EditJob[], cur: { key: string; tok: PromptTokens }): EditJob[] {
-  // The same crops: their mattes came (or come) with the first run.
-  return jobs.map((j) => ({ ...j, tokens: jobTokens(cur.tok.tokens, j.novel, j.strength), norm: cur.tok.norm, key: cur.key, prompt: promptInfo(cur.tok), matte: false }));
+  return jobs.map((j) => ({ ...j, tokens: jobTokens(cur.tok.tokens, j.novel, j.strength), norm: cur.tok.norm, key: cur.key, prompt: promptInfo(cur.tok) }));
 }
 
 /** One face's edit, kept until the next one of the same face is ready. */
@@ -167,13 +161,6 @@ const SWITCH_TRACK_HOLD_MS = 350;
  */
 const SWITCH_WAIT_MS = 200;
 /**
- * Pipelined, a face's matte is made on the editor thread from the crop of an edit, at most this
- * often: the rate the frame path ran it at (every 3rd frame at 15 fps). Off the frame path, a
- * frame never pays tracking and a matte at once: on 2 busy cores those frames took 250–400 ms
- * and were the longest still pictures at the receiver (traced per frame).
- */
-const MATTE_REFRESH_MS = 200;
-/**
  * A prompt being encoded (free text through MiniLM: 20–200 ms) holds new editor runs with the
  * old tokens for at most this long, so the editor is free when the new tokens arrive.
  */
@@ -193,10 +180,7 @@ export class EditorProcessor implements FrameProcessor {
   editor: PortraitEditor | null = null;
   readonly tracker: FaceTracker;
   private readonly matte: SelfieMatte | null;
-  /** Each face's last matte: `age` in frames composited with it, `at` when it was made. */
-  private readonly mattes = new Map<number, { matte: Float32Array; age: number; at: number }>();
-  /** Mattes come from the editor thread with the edits (pipeline mode with a matte). */
-  private matteOnThread = false;
+  private readonly mattes = new Map<number, { matte: Float32Array; age: number }>();
   /** Encoded prompts by key; insertion order doubles as LRU order. */
   private readonly cache = new Map<string, PromptTokens>();
   /** Prompts that could not be encoded, with when; tried again after FAILURE_RETRY_MS. */
@@ -257,8 +241,7 @@ export class EditorProcessor implements FrameProcessor {
     if (this.opts.pipeline) {
       // Switch runs get both cores: the frame path holds its tracking meanwhile (switchUnderWay).
       const burstThreads = this.opts.burstThreads ?? Math.max(2, this.opts.threads ?? 2);
-      this.matteOnThread = this.matte !== null;
-      this.editThread = await EditorThread.start({ assetsDir: this.editor.assetsDir, threads: this.opts.threads, burstThreads, matte: this.matteOnThread });
+      this.editThread = await EditorThread.start({ assetsDir: this.editor.assetsDir, threads: this.opts.threads, burstThreads });
     }
     await this.tracker.init();
     await this.matte?.init();
@@ -589,9 +572,7 @@ export class EditorProcessor implements FrameProcessor {
       const meshDepth = novel && this.meshDepth
         ? this.meshDepth.compute(meshInCrop(face.mesh, face.crop, EDITOR_SIZE, this.meshCrop), EDITOR_SIZE, face.camera, tgt)
         : undefined;
-      const m = this.mattes.get(face.id);
-      const matte = this.matteOnThread && !novel && (!m || t - m.at >= MATTE_REFRESH_MS);
-      out.push({ faceId: face.id, image: img, srcCam: face.camera, tgtCam: tgt, tokens, norm: tok.norm, meshDepth, novel, strength: k, key, prompt, matte });
+      out.push({ faceId: face.id, image: img, srcCam: face.camera, tgtCam: tgt, tokens, norm: tok.norm, meshDepth, novel, strength: k, key, prompt });
     }
     return out;
   }
@@ -605,10 +586,8 @@ export class EditorProcessor implements FrameProcessor {
     const sw = this.switchInfo;
     const burst = !!sw && sw.shownAt === null && sw.readyAt !== null && jobs[0]?.key === sw.key;
     for (const j of jobs) {
-      // A switch's run brings no matte: the face's last one serves until the next run.
-      const { rgb, matte } = await this.editOne({ image: j.image, srcCam: j.srcCam, tgtCam: j.tgtCam, tokens: j.tokens, norm: j.norm, meshDepth: j.meshDepth }, this.editThread, burst, j.matte && !burst);
+      const rgb = await this.editOne({ image: j.image, srcCam: j.srcCam, tgtCam: j.tgtCam, tokens: j.tokens, norm: j.norm, meshDepth: j.meshDepth }, this.editThread, burst);
       this.results.set(j.faceId, { rgb, novel: j.novel, key: j.key, prompt: j.prompt });
-      if (matte) this.keepMatte(j.faceId, matte);
     }
     tm.editor += performance.now() - t;
     this.editsDone += jobs.length;
@@ -616,20 +595,11 @@ export class EditorProcessor implements FrameProcessor {
 
   /**
    * One editor run as an RGB24 EDITOR_SIZE² frame: on `thread` (the editor thread when
-   * pipelined, so it never blocks the frame path), else on this thread's session. `matte`: the
-   * thread also returns the input crop's selfie matte (null otherwise).
+   * pipelined, so it never blocks the frame path), else on this thread's session.
    */
-  private async editOne(input: EditInput, thread = this.editThread, burst = false, matte = false): Promise<{ rgb: Frame; matte: Float32Array | null }> {
-    if (thread) {
-      const r = await thread.edit(input, burst, matte);
-      return { rgb: { width: EDITOR_SIZE, height: EDITOR_SIZE, data: r.rgb, timestampMs: 0 }, matte: r.matte };
-    }
-    return { rgb: chwToFrame((await this.editor!.edit(input)).rgb, EDITOR_SIZE), matte: null };
-  }
-
-  private keepMatte(faceId: number, matte: Float32Array): void {
-    if (this.mattes.size > 16) this.mattes.clear();
-    this.mattes.set(faceId, { matte, age: 1, at: performance.now() });
+  private async editOne(input: EditInput, thread = this.editThread, burst = false): Promise<Frame> {
+    if (thread) return { width: EDITOR_SIZE, height: EDITOR_SIZE, data: (await thread.edit(input, burst)).rgb, timestampMs: 0 };
+    return chwToFrame((await this.editor!.edit(input)).rgb, EDITOR_SIZE);
   }
 
   /** `keepMatte`: reuse the face's last matte whatever its age (a switch is under way). */
@@ -639,16 +609,15 @@ export class EditorProcessor implements FrameProcessor {
       let matte: Float32Array | undefined;
       if (this.matte) {
         const cached = this.mattes.get(face.id);
-        // From the editor thread: kept until its next edit brings a newer one. Here: only for a
-        // face the editor has not matted yet (its first edit came from a switch run).
-        if (cached && (keepMatte || this.matteOnThread || cached.age < (this.opts.matteEvery ?? 3))) {
+        if (cached && (keepMatte || cached.age < (this.opts.matteEvery ?? 3))) {
           cached.age++;
           matte = cached.matte;
         } else {
           t = performance.now();
           matte = await this.matte.matteFromCrop(alignFaceFloat(frame, face.crop, MATTE_SIZE, 1 / 255, 0));
           tm.matte += performance.now() - t;
-          this.keepMatte(face.id, matte);
+          if (this.mattes.size > 16) this.mattes.clear();
+          this.mattes.set(face.id, { matte, age: 1 });
         }
       }
       t = performance.now();
@@ -709,7 +678,7 @@ export class EditorProcessor implements FrameProcessor {
       await new Promise((r) => setTimeout(r, 40));
       // On this thread's session: the editor thread is kept busy by the frames, and queued
       // behind them 14 previews took longer than the panel waits (measured: timed out).
-      const f = (await this.editOne({ image: face.image, srcCam: face.camera, tgtCam: face.camera, tokens: tok.tokens, norm: tok.norm }, null)).rgb;
+      const f = await this.editOne({ image: face.image, srcCam: face.camera, tgtCam: face.camera, tokens: tok.tokens, norm: tok.norm }, null);
       const jpeg = await sharp(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength), { raw: { width: f.width, height: f.height, channels: 3 } })
         .resize(size, size)
         .jpeg({ quality: 70 })
