@@ -40,7 +40,7 @@ export class PresetThumbnails {
     // A retry fills in what is missing; the user's own request redoes them all (their face now).
     const todo = loud ? buttons : buttons.filter((b) => !b.querySelector('img'));
     try {
-      // A few at a time, each shown as it comes: on a loaded server one request for all 14
+      // A few at a time, each shown as it comes: on a loaded server one request for all of them
       // outlasted the signalling timeout (measured: 10 s) and showed nothing at all.
       for (let i = 0; i < todo.length; i += BATCH) {
         const chunk = todo.slice(i, i + BATCH);
