@@ -8,7 +8,8 @@
  * teacher places them; projected into the target camera; and the mesh's triangles rasterised
  * at 32² with a z-buffer (nearest wins). 0 where no triangle covers a pixel.
  *
- * Runs once per novel-view edit (~1 ms): buffers are kept between calls.
+ * Runs once per novel-view edit (0.2 ms): its scratch buffers are kept between calls; the 4 KB
+ * result is a new array unless `out` is given, since a job holds on to it.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -33,7 +33,6 @@ export interface StagedFeeds {
   mesh_depth: ort.Tensor;
 }
 
-/** Lets port messages (a supersede request) in between stages: a resolved run continues on a microtask. */
 const STAGES = ['encode', 'render', 'finish', 'lift'] as const;
 
 function sameCamera(a: ort.Tensor, b: ort.Tensor): boolean {
@@ -42,6 +41,7 @@ function sameCamera(a: ort.Tensor, b: ort.Tensor): boolean {
   return true;
 }
 
+/** Lets port messages (a supersede request) in between stages: a resolved run continues on a microtask. */
 const yieldToEvents = () => new Promise<void>((r) => setImmediate(r));
 
 export class StagedEditor {
