@@ -25,7 +25,8 @@ describe('editor processor, pipelined', () => {
   const pipe = new EditorProcessor({ pipeline: true });
   // A fresh pair for still pictures: a tracker that followed the clip takes a few frames to
   // settle on a different picture.
-  const still = new EditorProcessor({ pipeline: true });
+  // Never overloaded (see overloadMs): these tests count the frames it tracks.
+  const still = new EditorProcessor({ pipeline: true, overloadMs: Infinity });
   const sync = new EditorProcessor();
   let clip: Frame[] = [];
   beforeAll(async () => {
@@ -54,6 +55,29 @@ describe('editor processor, pipelined', () => {
     const edits = pipe.editCount - before;
     expect(edits).toBeGreaterThanOrEqual(3);
     expect(edits).toBeLessThanOrEqual(clip.length);
+  }, SLOW);
+
+  it('when tracked frames take too long, the frames between are composited at the last tracked faces', async () => {
+    const c = ctx({ kind: 'preset', id: 'sepia' });
+    const tracker = pipe.tracker;
+    const track = tracker.track.bind(tracker);
+    // A frame path without the cores for its work: each tracked frame takes over OVERLOAD_MS.
+    tracker.track = async (f) => {
+      await sleep(120);
+      return track(f);
+    };
+    try {
+      const tracked = tracker.framesTracked, untracked = pipe.untrackedCount;
+      for (const f of clip.slice(0, 8)) {
+        const out = copy(f);
+        expect((await pipe.process(out, c)).edited).toBe(true);
+        expect(meanAbs(out.data, f.data)).toBeGreaterThan(0.5);
+      }
+      expect(tracker.framesTracked - tracked).toBe(4);
+      expect(pipe.untrackedCount - untracked).toBe(4);
+    } finally {
+      tracker.track = track;
+    }
   }, SLOW);
 
   it('on a still picture it converges to what the per-frame editor gives', async () => {

@@ -64,6 +64,8 @@ export interface EditorProcessorOptions extends PortraitEditorOptions {
    * first frame of a face waits for its edit.
    */
   pipeline?: boolean;
+  /** See OVERLOAD_MS (the default); Infinity tracks every frame whatever it costs. */
+  overloadMs?: number;
 }
 
 export interface EditorTimings {
@@ -165,6 +167,17 @@ const SWITCH_WAIT_MS = 200;
  * old tokens for at most this long, so the editor is free when the new tokens arrive.
  */
 const ENCODE_HOLD_MS = 400;
+/**
+ * A frame that took longer than this (tracking, matte and compositing, wall time) means the frame
+ * path cannot keep up with the camera: its cores are taken by the editor, the codecs and, on a
+ * small machine, the browsers of the call. The next frame then skips tracking and is composited
+ * at the last tracked faces, and the mattes are refreshed on such frames rather than tracked ones:
+ * tracking runs on every other frame and no frame pays for both. Measured in the prompts e2e on
+ * 2 cores: a frame that does both (≈50 ms of CPU) is the one that waits 250–400 ms for the cores
+ * and shows as a freeze at the receiver. With cores to spare no frame takes this long and every
+ * frame is tracked.
+ */
+const OVERLOAD_MS = 80;
 /** A failed prompt (say, an adapted style still being trained) is tried again after this. */
 const FAILURE_RETRY_MS = 3000;
 
@@ -206,6 +219,10 @@ export class EditorProcessor implements FrameProcessor {
   /** The last tracked faces and their frame's size, reused while a switch is under way. */
   private lastFaces: TrackedFace[] | null = null;
   private lastFacesSize = { width: 0, height: 0 };
+  /** Wall time of the last tracked frame through process() (ms), and whether the last frame skipped tracking (OVERLOAD_MS). */
+  private lastTrackedMs = 0;
+  private lastUntracked = false;
+  private untrackedFrames = 0;
   /** An editor failure from a pipelined run, thrown by the next frame (which then goes out unedited). */
   private editError: Error | null = null;
   private editsDone = 0;
@@ -223,7 +240,10 @@ export class EditorProcessor implements FrameProcessor {
   lastTimings: EditorTimings = { track: 0, align: 0, editor: 0, matte: 0, composite: 0 };
   lastPrompt: { style: string; text: string; how: string } | null = null;
 
+  private readonly overloadMs: number;
+
   constructor(private readonly opts: EditorProcessorOptions = {}) {
+    this.overloadMs = opts.overloadMs ?? OVERLOAD_MS;
     this.tracker = new FaceTracker({ maxFaces: opts.maxFaces ?? 2, ...opts.tracker, framing: 'eg3d' });
     this.matte = opts.matte === false ? null : new SelfieMatte();
     this.editor = opts.editor ?? null;
@@ -427,15 +447,30 @@ export class EditorProcessor implements FrameProcessor {
     const t0 = performance.now();
     const held = this.switchUnderWay(frame, t0);
     if (held && this.job && this.jobKey === this.current?.key) await this.waitForRun(SWITCH_WAIT_MS);
+    const reused = held ?? this.overloaded(frame);
     const tTrack = performance.now();
-    const faces = held ?? (await this.tracker.track(frame)).faces;
+    const faces = reused ?? (await this.tracker.track(frame)).faces;
     const tm: EditorTimings = { track: performance.now() - tTrack, align: 0, editor: 0, matte: 0, composite: 0 };
     this.lastTimings = tm;
-    if (this.opts.pipeline && !held) {
+    this.lastUntracked = reused !== null;
+    if (reused) this.untrackedFrames++;
+    if (this.opts.pipeline && !reused) {
       this.lastFaces = faces.length ? faces : null;
       this.lastFacesSize.width = frame.width;
       this.lastFacesSize.height = frame.height;
     }
+    try {
+      return await this.editFaces(frame, faces, tok, s, tm, held !== null, reused !== null, t0);
+    } finally {
+      if (!reused) this.lastTrackedMs = performance.now() - t0;
+    }
+  }
+
+  /**
+   * The rest of process() once the faces are known. `held`: a switch is under way (mattes are
+   * kept whatever their age); `untracked`: the faces come from an earlier frame.
+   */
+  private async editFaces(frame: Frame, faces: TrackedFace[], tok: { key: string; tok: PromptTokens }, s: FilterSettings, tm: EditorTimings, held: boolean, untracked: boolean, t0: number): Promise<ProcessResult> {
     if (faces.length === 0) return { frame, edited: false, reason: 'no face' };
     this.throwEditError();
     if (!this.opts.pipeline) {
@@ -444,8 +479,8 @@ export class EditorProcessor implements FrameProcessor {
       // The editor runs beside the frame path; this frame and the next ones are composited with
       // the newest edit (see `pipeline`). Crops are taken now: the frame's buffer is reused as
       // soon as this call returns.
-      // Not from held faces: their crops are a few frames old on this frame's pixels.
-      if (!this.job && !held && !this.encodingSwitch(t0)) this.startEdits(this.planEdits(frame, faces, tok, s, tm), tm);
+      // Not from reused faces: their crops are a frame or more old on this frame's pixels.
+      if (!this.job && !untracked && !this.encodingSwitch(t0)) this.startEdits(this.planEdits(frame, faces, tok, s, tm), tm);
       if (this.missingEdit(faces)) {
         // A face with no edit yet (the first frame, or a face that just appeared): wait for it.
         await this.job;
@@ -459,7 +494,7 @@ export class EditorProcessor implements FrameProcessor {
     for (const face of faces) {
       const r = this.results.get(face.id);
       if (!r) continue;
-      await this.compositeEdit(frame, face, r, strength(s), tm, held !== null);
+      await this.compositeEdit(frame, face, r, strength(s), tm, held ? 'keep' : !untracked && this.lastTrackedMs > this.overloadMs ? 'late' : 'due');
       composited++;
       this.shownKey = r.key;
       this.lastPrompt = r.prompt;
@@ -498,6 +533,22 @@ export class EditorProcessor implements FrameProcessor {
     // Only while the editor is at it (a run in progress, or its edit waiting to be shown): a
     // held frame starts no run, and the switch must not wait for the hold to end.
     return this.job || this.hasEditOf(sw.key) ? last : null;
+  }
+
+  /**
+   * The last tracked faces, when the last frame was tracked and took longer than OVERLOAD_MS
+   * (so at most every other frame skips tracking), at the same frame size; else null.
+   */
+  private overloaded(frame: Frame): TrackedFace[] | null {
+    if (!this.opts.pipeline || this.lastUntracked || this.lastTrackedMs <= this.overloadMs) return null;
+    const last = this.lastFaces;
+    if (!last || this.lastFacesSize.width !== frame.width || this.lastFacesSize.height !== frame.height) return null;
+    return last;
+  }
+
+  /** Frames composited at an earlier frame's faces because the frame path was overloaded or a switch under way. */
+  get untrackedCount(): number {
+    return this.untrackedFrames;
   }
 
   /** The editor run in progress, or `ms`, whichever ends first (once per switch: allocations are fine). */
@@ -602,14 +653,19 @@ export class EditorProcessor implements FrameProcessor {
     return chwToFrame((await this.editor!.edit(input)).rgb, EDITOR_SIZE);
   }
 
-  /** `keepMatte`: reuse the face's last matte whatever its age (a switch is under way). */
-  private async compositeEdit(frame: Frame, face: TrackedFace, r: FaceEdit, k: number, tm: EditorTimings, keepMatte: boolean): Promise<void> {
+  /**
+   * `mattes`: when the face's last matte is renewed: 'due' once it is `matteEvery` frames old,
+   * 'late' at twice that (a tracked frame of an overloaded frame path: the next, untracked one
+   * renews it), 'keep' never (a switch is under way).
+   */
+  private async compositeEdit(frame: Frame, face: TrackedFace, r: FaceEdit, k: number, tm: EditorTimings, mattes: 'due' | 'late' | 'keep'): Promise<void> {
     let t: number;
     if (!r.novel) {
       let matte: Float32Array | undefined;
       if (this.matte) {
         const cached = this.mattes.get(face.id);
-        if (cached && (keepMatte || cached.age < (this.opts.matteEvery ?? 3))) {
+        const every = this.opts.matteEvery ?? 3;
+        if (cached && (mattes === 'keep' || cached.age < (mattes === 'late' ? 2 * every : every))) {
           cached.age++;
           matte = cached.matte;
         } else {
