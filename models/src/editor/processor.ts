@@ -19,7 +19,8 @@
  *
  * With `pipeline` (what calls use) the editor runs on its own thread (editor-thread.ts) and each
  * frame is composited with the newest finished edit of its face at the face's current crop;
- * without it (CLI, eval) every frame waits for its own edit.
+ * without it (CLI, eval) every frame waits for its own edit. A pipelined frame path that cannot
+ * keep up (OVERLOAD_MS) tracks every other frame rather than fall behind the camera.
  *
  * Prompt switches never wait on the frame path: `prepare(ctx)` (called by the filter worker
  * the moment settings change) or the first frame that sees a new prompt starts encoding it in
