@@ -80,6 +80,37 @@ describe('editor processor, pipelined', () => {
     }
   }, SLOW);
 
+  it('a face the tracker lost and found again keeps its edit instead of waiting for a new one', async () => {
+    const c = ctx({ kind: 'preset', id: 'sepia' });
+    for (const f of clip.slice(0, 3)) await pipe.process(copy(f), c);
+    // The tracker starts over: the same face comes back under a new id.
+    pipe.tracker.reset();
+    const thread = (pipe as unknown as { editThread: EditorThread }).editThread;
+    const edit = thread.edit.bind(thread);
+    thread.edit = async (...a) => {
+      await sleep(2000);
+      return edit(...a);
+    };
+    try {
+      // The first tracked frame finds the face again (an overloaded frame path skips tracking
+      // on every other frame).
+      const tracked = pipe.tracker.framesTracked;
+      for (const f of clip.slice(3, 6)) {
+        const out = copy(f);
+        const t = performance.now();
+        expect((await pipe.process(out, c)).edited).toBe(true);
+        // Waiting for an editor run of its own would take the stub's 2 s.
+        expect(performance.now() - t).toBeLessThan(1500);
+        expect(meanAbs(out.data, f.data)).toBeGreaterThan(0.5);
+        if (pipe.tracker.framesTracked > tracked) break;
+      }
+      expect(pipe.tracker.framesTracked).toBe(tracked + 1);
+    } finally {
+      thread.edit = edit;
+      await sleep(2100); // the slowed run started by that frame
+    }
+  }, SLOW);
+
   it('on a still picture it converges to what the per-frame editor gives', async () => {
     const img = await readImage(path.join(facesDir, 'ffhq-3.png'));
     const c = ctx({ kind: 'preset', id: 'neon' });

@@ -33,7 +33,8 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FilterSettings, Prompt } from '@portrait-edit/shared';
 import type { Frame, FrameProcessor, ProcessContext, ProcessResult } from '../frame.js';
-import { FaceTracker, type TrackedFace, type TrackerOptions } from '../tracking/face-tracker.js';
+import { FaceTracker, type Box, type TrackedFace, type TrackerOptions } from '../tracking/face-tracker.js';
+import { boxIoU } from '../tracking/detector.js';
 import { alignFaceFloat } from '../tracking/alignment.js';
 import { cameraForView } from '../tracking/head-pose.js';
 import { MESH_POINTS } from '../tracking/mesh-indices.js';
@@ -210,6 +211,8 @@ export class EditorProcessor implements FrameProcessor {
   private readonly alpha = new Float32Array(1);
   /** The newest edit of each face (by tracker id), composited until the next one is ready. */
   private readonly results = new Map<number, FaceEdit>();
+  /** Where each face of `results` was when its edit was last composited. */
+  private readonly shownBox = new Map<number, Box>();
   /** The editor run in progress (pipeline mode), and the prompt it edits with. */
   private job: Promise<void> | null = null;
   private jobKey: string | null = null;
@@ -435,6 +438,7 @@ export class EditorProcessor implements FrameProcessor {
       this.styleOnScreen = false;
       // Edits made before the prompt was cleared must not flash up when one is set again.
       this.results.clear();
+      this.shownBox.clear();
       this.shownKey = null;
       // Nothing to edit, but a thumbnail request wants the user's face from this frame.
       if (this.faceWaiters.length) await this.captureFace(frame);
@@ -482,6 +486,7 @@ export class EditorProcessor implements FrameProcessor {
       // soon as this call returns.
       // Not from reused faces: their crops are a frame or more old on this frame's pixels.
       if (!this.job && !untracked && !this.encodingSwitch(t0)) this.startEdits(this.planEdits(frame, faces, tok, s, tm), tm);
+      if (this.missingEdit(faces)) this.reacquired(faces);
       if (this.missingEdit(faces)) {
         // A face with no edit yet (the first frame, or a face that just appeared): wait for it.
         await this.job;
@@ -496,6 +501,7 @@ export class EditorProcessor implements FrameProcessor {
       const r = this.results.get(face.id);
       if (!r) continue;
       await this.compositeEdit(frame, face, r, strength(s), tm, held ? 'keep' : !untracked && this.lastTrackedMs > this.overloadMs ? 'late' : 'due');
+      this.shownBox.set(face.id, face.box);
       composited++;
       this.shownKey = r.key;
       this.lastPrompt = r.prompt;
@@ -513,7 +519,7 @@ export class EditorProcessor implements FrameProcessor {
     if (this.results.size > 2 * faces.length + 4) {
       // Faces that left the picture.
       const live = new Set(faces.map((f) => f.id));
-      for (const id of this.results.keys()) if (!live.has(id)) this.results.delete(id);
+      for (const id of this.results.keys()) if (!live.has(id)) this.forget(id);
     }
     return { frame, edited: true };
   }
@@ -576,6 +582,36 @@ export class EditorProcessor implements FrameProcessor {
     if (!err) return;
     this.editError = null;
     throw err;
+  }
+
+  /**
+   * A face without an edit where a face that is gone from this frame was last shown is the same
+   * person, tracked anew (the tracker lost them for a frame: a fast turn, a hand, motion blur):
+   * it takes over that face's edit and matte rather than wait for an editor run of its own, which
+   * on a loaded machine stood the whole stream still for one or two runs (100–600 ms).
+   */
+  private reacquired(faces: TrackedFace[]): void {
+    for (const f of faces) {
+      if (this.results.has(f.id)) continue;
+      let best = -1, bestIoU = 0.3;
+      for (const [id, box] of this.shownBox) {
+        if (faces.some((g) => g.id === id)) continue;
+        const iou = boxIoU(box, f.box);
+        if (iou > bestIoU) [best, bestIoU] = [id, iou];
+      }
+      const r = this.results.get(best);
+      if (!r) continue;
+      this.results.set(f.id, r);
+      const m = this.mattes.get(best);
+      if (m) this.mattes.set(f.id, m);
+      this.forget(best);
+    }
+  }
+
+  private forget(id: number): void {
+    this.results.delete(id);
+    this.shownBox.delete(id);
+    this.mattes.delete(id);
   }
 
   private missingEdit(faces: TrackedFace[]): boolean {
