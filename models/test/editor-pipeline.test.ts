@@ -78,6 +78,11 @@ describe('editor processor, pipelined', () => {
     } finally {
       tracker.track = track;
     }
+    // Fast again: the frame path stays in that mode for a while (OVERLOAD_HOLD_MS, 2 s) rather
+    // than go back to tracking and a matte on one frame each time a tracked frame comes in quick.
+    const tracked = tracker.framesTracked;
+    for (const f of clip.slice(8, 12)) expect((await pipe.process(copy(f), c)).edited).toBe(true);
+    expect(tracker.framesTracked - tracked).toBe(2);
   }, SLOW);
 
   it('a face the tracker lost and found again keeps its edit instead of waiting for a new one', async () => {

@@ -180,6 +180,13 @@ const ENCODE_HOLD_MS = 400;
  * frame is tracked.
  */
 const OVERLOAD_MS = 80;
+/**
+ * How long the frame path stays in that mode after its last tracked frame over OVERLOAD_MS. On a
+ * loaded machine some tracked frames still come in under it; without a hold each of them sent the
+ * path back to tracking and a matte on one frame (traced: 15–25 such frames a run in the prompts
+ * e2e, each 150–350 ms there).
+ */
+const OVERLOAD_HOLD_MS = 2000;
 /** A failed prompt (say, an adapted style still being trained) is tried again after this. */
 const FAILURE_RETRY_MS = 3000;
 
@@ -223,8 +230,8 @@ export class EditorProcessor implements FrameProcessor {
   /** The last tracked faces and their frame's size, reused while a switch is under way. */
   private lastFaces: TrackedFace[] | null = null;
   private lastFacesSize = { width: 0, height: 0 };
-  /** Wall time of the last tracked frame through process() (ms), and whether the last frame skipped tracking (OVERLOAD_MS). */
-  private lastTrackedMs = 0;
+  /** Until when the frame path counts as overloaded (OVERLOAD_MS), and whether the last frame skipped tracking. */
+  private overloadedUntil = 0;
   private lastUntracked = false;
   private untrackedFrames = 0;
   /** An editor failure from a pipelined run, thrown by the next frame (which then goes out unedited). */
@@ -467,7 +474,8 @@ export class EditorProcessor implements FrameProcessor {
     try {
       return await this.editFaces(frame, faces, tok, s, tm, held !== null, reused !== null, t0);
     } finally {
-      if (!reused) this.lastTrackedMs = performance.now() - t0;
+      const end = performance.now();
+      if (!reused && end - t0 > this.overloadMs) this.overloadedUntil = end + OVERLOAD_HOLD_MS;
     }
   }
 
@@ -500,7 +508,7 @@ export class EditorProcessor implements FrameProcessor {
     for (const face of faces) {
       const r = this.results.get(face.id);
       if (!r) continue;
-      await this.compositeEdit(frame, face, r, strength(s), tm, held ? 'keep' : !untracked && this.lastTrackedMs > this.overloadMs ? 'late' : 'due');
+      await this.compositeEdit(frame, face, r, strength(s), tm, held ? 'keep' : !untracked && t0 < this.overloadedUntil ? 'late' : 'due');
       this.shownBox.set(face.id, face.box);
       composited++;
       this.shownKey = r.key;
@@ -543,11 +551,12 @@ export class EditorProcessor implements FrameProcessor {
   }
 
   /**
-   * The last tracked faces, when the last frame was tracked and took longer than OVERLOAD_MS
-   * (so at most every other frame skips tracking), at the same frame size; else null.
+   * The last tracked faces, when the frame path is overloaded (a tracked frame took longer than
+   * OVERLOAD_MS within OVERLOAD_HOLD_MS) and the last frame was tracked (so at most every other
+   * frame skips tracking), at the same frame size; else null.
    */
   private overloaded(frame: Frame): TrackedFace[] | null {
-    if (!this.opts.pipeline || this.lastUntracked || this.lastTrackedMs <= this.overloadMs) return null;
+    if (!this.opts.pipeline || this.lastUntracked || performance.now() >= this.overloadedUntil) return null;
     const last = this.lastFaces;
     if (!last || this.lastFacesSize.width !== frame.width || this.lastFacesSize.height !== frame.height) return null;
     return last;
