@@ -496,19 +496,17 @@ describe('prompts live in the call (real editor)', () => {
 
     expect(base.black + during.black).toBe(0);
     expect(base.torn + during.torn).toBe(0);
-    // Frozen = no new frame, or the same frame, for more than 500 ms. A machine too loaded to
-    // run the editor at 2 fps freezes the stream with or without switches; what the switches
-    // must not do is add stalls of their own, hence the bound relative to the calm period.
-    const freezeLimit = Math.max(500, 2 * base.maxGap + 100);
-    expect(during.maxGap).toBeLessThanOrEqual(freezeLimit);
-    expect(during.maxSame).toBeLessThanOrEqual(Math.max(500, 2 * base.maxSame + 100));
-    // The style change must be measurable at all, and show up: the 300 ms target is the figure
-    // reported above (met in most runs here, not all: the receiving browser presents 4–5 fps
-    // while both browsers share the server's two cores); the bound here allows a few frame
-    // intervals of a loaded machine.
+    // Frozen = no new frame, or the same frame, for more than 500 ms (the bound, on the
+    // 2-core machine that runs the server and both browsers).
+    expect(during.maxGap).toBeLessThanOrEqual(500);
+    expect(during.maxSame).toBeLessThanOrEqual(500);
+    // The style change must be measurable at all, and show up. The 300 ms is the figure
+    // printed above: met in 18 of 20 runs on the 2-core machine, where the switch's own editor
+    // run (38 ms on an idle machine) took 69–300 ms beside both browsers. This bound catches a
+    // switch path that waits again (1.1–1.4 s before the staged editor and the relay).
     expect(change).toBeGreaterThan(6);
     expect(visibleAfterReadyMs).not.toBeNull();
-    expect(visibleAfterReadyMs!).toBeLessThan(Math.max(2000, 3 * during.medianGap));
+    expect(visibleAfterReadyMs!).toBeLessThanOrEqual(600);
     expect(stats.passthroughReason).toBeNull();
 
     await a.page.context().close();

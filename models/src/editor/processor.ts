@@ -170,11 +170,11 @@ const SWITCH_WAIT_MS = 200;
  */
 const ENCODE_HOLD_MS = 400;
 /**
- * A frame that took longer than this (tracking, matte and compositing, wall time) means the frame
- * path cannot keep up with the camera: its cores are taken by the editor, the codecs and, on a
- * small machine, the browsers of the call. The next frame then skips tracking and is composited
- * at the last tracked faces, and the mattes are refreshed on such frames rather than tracked ones:
- * tracking runs on every other frame and no frame pays for both. Measured in the prompts e2e on
+ * A tracked frame that took longer than this (tracking, matte and compositing, wall time) means
+ * the frame path cannot keep up with the camera: its cores are taken by the editor, the codecs
+ * and, on a small machine, the browsers of the call. For OVERLOAD_HOLD_MS, every other frame then
+ * skips tracking and is composited at the last tracked faces, and the mattes are renewed on those
+ * frames rather than tracked ones: no frame pays for both. Measured in the prompts e2e on
  * 2 cores: a frame that does both (≈50 ms of CPU) is the one that waits 250–400 ms for the cores
  * and shows as a freeze at the receiver. With cores to spare no frame takes this long and every
  * frame is tracked.
