@@ -204,15 +204,12 @@ function isTorn(prev: Sample, cur: Sample, next: Sample): boolean {
  */
 function frameStats(ss: Sample[]) {
   let black = 0, torn = 0, maxGap = 0, maxSampledGap = 0, maxSame = 0, runStart = ss[0]?.t ?? 0;
-  const gaps: number[] = [];
   for (let i = 0; i < ss.length; i++) {
     const s = ss[i];
     if (s.luma < 16) black++;
     if (i > 0) {
       const dt = s.t - ss[i - 1].t;
-      const gap = dt / Math.max(1, s.presented - ss[i - 1].presented);
-      gaps.push(gap);
-      maxGap = Math.max(maxGap, gap);
+      maxGap = Math.max(maxGap, dt / Math.max(1, s.presented - ss[i - 1].presented));
       maxSampledGap = Math.max(maxSampledGap, dt);
       if (s.hash !== ss[i - 1].hash) runStart = s.t;
       maxSame = Math.max(maxSame, s.t - runStart);
@@ -221,7 +218,7 @@ function frameStats(ss: Sample[]) {
   }
   const span = ss.length > 1 ? (ss[ss.length - 1].t - ss[0].t) / 1000 : 1;
   const shown = ss.length > 1 ? Math.max(ss.length - 1, ss[ss.length - 1].presented - ss[0].presented) : 0;
-  return { frames: ss.length, fps: shown / span, black, torn, maxGap, maxSampledGap, maxSame, medianGap: median(gaps) };
+  return { frames: ss.length, fps: shown / span, black, torn, maxGap, maxSampledGap, maxSame };
 }
 
 const median = (xs: number[]) => {

@@ -540,11 +540,10 @@ export class EditorProcessor implements FrameProcessor {
    * Else null: track this frame.
    */
   private switchUnderWay(frame: Frame, now: number): TrackedFace[] | null {
-    const last = this.lastFaces;
+    const last = this.lastFacesFor(frame);
     const sw = this.switchInfo;
     if (!last || !sw || sw.readyAt === null || sw.shownAt !== null) return null;
     if (this.current?.key !== sw.key || this.shownKey === sw.key || now - sw.readyAt > SWITCH_TRACK_HOLD_MS) return null;
-    if (this.lastFacesSize.width !== frame.width || this.lastFacesSize.height !== frame.height) return null;
     // Only while the editor is at it (a run in progress, or its edit waiting to be shown): a
     // held frame starts no run, and the switch must not wait for the hold to end.
     return this.job || this.hasEditOf(sw.key) ? last : null;
@@ -557,9 +556,12 @@ export class EditorProcessor implements FrameProcessor {
    */
   private overloaded(frame: Frame): TrackedFace[] | null {
     if (!this.opts.pipeline || this.lastUntracked || performance.now() >= this.overloadedUntil) return null;
-    const last = this.lastFaces;
-    if (!last || this.lastFacesSize.width !== frame.width || this.lastFacesSize.height !== frame.height) return null;
-    return last;
+    return this.lastFacesFor(frame);
+  }
+
+  /** The last tracked faces if they were tracked on a frame of this one's size, else null. */
+  private lastFacesFor(frame: Frame): TrackedFace[] | null {
+    return this.lastFacesSize.width === frame.width && this.lastFacesSize.height === frame.height ? this.lastFaces : null;
   }
 
   /** Frames composited at an earlier frame's faces because the frame path was overloaded or a switch under way. */
