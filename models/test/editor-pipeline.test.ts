@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_FILTER_SETTINGS, type Prompt } from '@portrait-edit/shared';
@@ -190,6 +191,66 @@ describe('editor processor, pipelined', () => {
     await still.process(copy(img), b);
     expect(still.tracker.framesTracked).toBe(before + 1);
   }, SLOW);
+  it('a switch\'s run starts beside a run in the old prompt still going, and that run\'s edit never replaces it', async () => {
+    const img = await readImage(path.join(facesDir, 'ffhq-3.png'));
+    const a = ctx({ kind: 'preset', id: 'watercolour' });
+    for (let i = 0; i < 3; i++) {
+      await still.process(copy(img), a);
+      await sleep(100);
+    }
+    await sleep(300); // the last run in that prompt is done
+    // Runs between switches take 1.5 s longer than they compute: the next one is still going
+    // (its edit done, not yet handed over, so superseding it cannot stop it) when B is chosen.
+    const thread = (still as unknown as { editThread: EditorThread }).editThread;
+    const edit = thread.edit.bind(thread);
+    thread.edit = async (...x) => {
+      const r = await edit(...x);
+      await sleep(1500);
+      return r;
+    };
+    const burst = (still as unknown as { burstThread: EditorThread }).burstThread;
+    const burstEdit = burst.edit.bind(burst);
+    let burstRuns = 0;
+    burst.edit = (...x) => {
+      burstRuns++;
+      return burstEdit(...x);
+    };
+    const track = still.tracker.track.bind(still.tracker);
+    try {
+      await still.process(copy(img), a);
+      await sleep(100);
+      // B is chosen while a frame is on its way through the frame path (tracking, here slowed),
+      // as it mostly is on a loaded machine: its run starts then and there.
+      still.tracker.track = async (...x) => {
+        await sleep(300);
+        return track(...x);
+      };
+      const inFlight = still.process(copy(img), a);
+      await sleep(100);
+      const b = ctx({ kind: 'preset', id: 'pop-art' });
+      still.prepare(b);
+      expect(burstRuns).toBe(1);
+      const readyAt = still.promptSwitch()!.readyAt!;
+      await inFlight;
+      still.tracker.track = track;
+      for (let i = 0; i < 40 && still.promptSwitch()!.shownAt === null; i++) {
+        expect((await still.process(copy(img), b)).edited).toBe(true);
+        await sleep(30);
+      }
+      // Waiting for the stale run would take its 1.5 s.
+      expect(still.promptSwitch()!.shownAt! - readyAt).toBeLessThan(1000);
+      // The stale run hands over its edit in the old prompt: frames stay in the new one.
+      for (const end = performance.now() + 1800; performance.now() < end;) {
+        await still.process(copy(img), b);
+        expect(still.lastPrompt?.style).toBe('pop_art');
+        await sleep(60);
+      }
+    } finally {
+      thread.edit = edit;
+      burst.edit = burstEdit;
+      still.tracker.track = track;
+    }
+  }, SLOW);
 });
 
 describe('EditorThread', () => {
@@ -203,6 +264,24 @@ describe('EditorThread', () => {
       await expect(stale).rejects.toBeInstanceOf(SupersededError);
       const next = await t.edit(input);
       expect(next.rgb.length).toBe(3 * EDITOR_SIZE * EDITOR_SIZE);
+    } finally {
+      await t.close();
+    }
+  }, SLOW);
+
+  it('runs at the nice value asked for, with its onnxruntime threads (Linux)', async () => {
+    const niced = () => readdirSync('/proc/self/task').filter((t) => {
+      const st = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      return st.slice(st.lastIndexOf(')') + 2).split(' ')[16] === '13';
+    }).length;
+    const before = niced();
+    const t = await EditorThread.start({ threads: 2, nice: 13 });
+    try {
+      // The thread itself and its onnxruntime pool thread.
+      expect(niced() - before).toBeGreaterThanOrEqual(2);
+      const cam = frontalCamera();
+      const out = await t.edit({ image: new Float32Array(3 * EDITOR_SIZE * EDITOR_SIZE).fill(0.4), srcCam: cam, tgtCam: cam, tokens: new Float32Array(8 * 64) });
+      expect(out.rgb.length).toBe(3 * EDITOR_SIZE * EDITOR_SIZE);
     } finally {
       await t.close();
     }

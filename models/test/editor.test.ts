@@ -28,12 +28,12 @@ const meanAbs = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 };
 
 describe('PortraitEditor (committed ONNX on onnxruntime-node)', () => {
-  // What everything runs by default (the graph in stages, a burst session for switches), and the
+  // What everything runs by default (the graph in stages), and the
   // whole graph editor.onnx (its parity with PyTorch; speed comparisons).
   let ed: PortraitEditor;
   let whole: PortraitEditor;
   beforeAll(async () => {
-    ed = await PortraitEditor.load({ threads: 1, burstThreads: 2 });
+    ed = await PortraitEditor.load({ threads: 1 });
     whole = await PortraitEditor.load({ threads: 2, staged: false, textEncoder: false });
   }, SLOW);
   afterAll(async () => {
@@ -43,7 +43,6 @@ describe('PortraitEditor (committed ONNX on onnxruntime-node)', () => {
 
   it.each([
     ['the whole graph', () => whole, {}],
-    ['the burst session', () => ed, { burst: true }],
     ['the staged sessions', () => ed, { stop: () => false }],
   ])('matches PyTorch on the export fixture (max abs diff < 1e-3): %s', async (_, editor, how) => {
     const p = parityFixture();

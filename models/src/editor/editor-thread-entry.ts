@@ -3,18 +3,30 @@
  * requests, so its onnxruntime run (synchronous on the calling JS thread in onnxruntime-node)
  * never blocks the frame path.
  */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PortraitEditor, EDITOR_SIZE, chwToFrame } from './portrait-editor.js';
 import type { EditorThreadReply, EditorThreadRequest } from './editor-thread.js';
 import { SupersededError } from './staged-editor.js';
 
 const port = parentPort!;
-const { assetsDir, threads, burstThreads } = (workerData as { data: { assetsDir?: string; threads?: number; burstThreads?: number } }).data;
+const { assetsDir, threads, nice } = (workerData as { data: { assetsDir?: string; threads?: number; nice?: number } }).data;
+
+// Before the sessions are made: their pool threads inherit this thread's nice value. Linux
+// gives each thread its own; elsewhere (no /proc/thread-self) the thread keeps the caller's.
+if (nice) {
+  try {
+    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), nice);
+  } catch {
+    // Not Linux: the runs are not deprioritised, nothing else changes.
+  }
+}
 
 /** Runs with a lower id are no longer wanted (EditorThread.supersede). */
 let supersededBelow = 0;
 
-PortraitEditor.load({ assetsDir, threads, burstThreads, textEncoder: false }).then(
+PortraitEditor.load({ assetsDir, threads, textEncoder: false }).then(
   (ed) => {
     port.on('message', (m: EditorThreadRequest) => {
       if (m.type === 'close') {
@@ -30,7 +42,7 @@ PortraitEditor.load({ assetsDir, threads, burstThreads, textEncoder: false }).th
         port.postMessage({ type: 'failed', id, message: 'editor run superseded', superseded: true } satisfies EditorThreadReply);
         return;
       }
-      ed.edit(m.input, { burst: m.burst, stop: () => id < supersededBelow }).then(
+      ed.edit(m.input, { stop: () => id < supersededBelow }).then(
         (out) => {
           const rgb = chwToFrame(out.rgb, EDITOR_SIZE).data;
           const reply: EditorThreadReply = { type: 'edited', id: m.id, rgb, ms: out.ms };

@@ -15,7 +15,7 @@ import type { EditInput } from './portrait-editor.js';
 import { SupersededError } from './staged-editor.js';
 
 export type EditorThreadRequest =
-  | { type: 'edit'; id: number; input: EditInput; burst: boolean }
+  | { type: 'edit'; id: number; input: EditInput }
   /** Runs with an id below `below` stop at their next stage boundary. */
   | { type: 'supersede'; below: number }
   | { type: 'close' };
@@ -29,8 +29,11 @@ export interface EditorThreadOptions {
   assetsDir?: string;
   /** onnxruntime intra-op threads of the thread's session. */
   threads?: number;
-  /** Threads of its burst session (PortraitEditorOptions.burstThreads). */
-  burstThreads?: number;
+  /**
+   * The thread's nice value (Linux: its own and its onnxruntime pool threads', best effort), so
+   * that it yields the cores to the frame path of the same process. 0 (default): as the caller.
+   */
+  nice?: number;
 }
 
 export interface ThreadEdit {
@@ -62,7 +65,7 @@ export class EditorThread {
 
   private spawn(): Promise<void> {
     this.lastSpawn = performance.now();
-    const w = tsWorker(ENTRY, { assetsDir: this.opts.assetsDir, threads: this.opts.threads, burstThreads: this.opts.burstThreads });
+    const w = tsWorker(ENTRY, { assetsDir: this.opts.assetsDir, threads: this.opts.threads, nice: this.opts.nice });
     this.worker = w;
     this.starting = new Promise<void>((resolve, reject) => {
       w.on('message', (m: EditorThreadReply) => {
@@ -103,8 +106,8 @@ export class EditorThread {
     this.waiting.clear();
   }
 
-  /** Runs the editor on the thread (`burst`: on its burst session); the input arrays are copied, not taken. */
-  async edit(input: EditInput, burst = false): Promise<ThreadEdit> {
+  /** Runs the editor on the thread; the input arrays are copied, not taken. */
+  async edit(input: EditInput): Promise<ThreadEdit> {
     if (this.closed) throw new Error('editor thread closed');
     // Numbered now: a supersede() right after this call covers it.
     const id = ++this.ids;
@@ -117,7 +120,7 @@ export class EditorThread {
     if (!w) throw new Error(this.deadReason ?? 'editor thread not running');
     return new Promise<ThreadEdit>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      w.postMessage({ type: 'edit', id, input, burst } satisfies EditorThreadRequest);
+      w.postMessage({ type: 'edit', id, input } satisfies EditorThreadRequest);
     });
   }
 

@@ -32,12 +32,6 @@ export interface PortraitEditorOptions {
   /** onnxruntime intra-op threads (default 2). */
   threads?: number;
   /**
-   * A second session of the same graph with this many threads, for runs someone is waiting on
-   * (`edit(…, { burst: true })`: a prompt switch, while the frame path pauses tracking and
-   * leaves the cores to it). Default none.
-   */
-  burstThreads?: number;
-  /**
    * Run the graph in stages (staged-editor.ts) instead of whole when the assets have them, so
    * that `edit(…, { stop })` can drop a superseded run between stages, and a source-view edit
    * skips the re-projection the whole graph computes as the identity there (39 vs 51 ms).
@@ -102,7 +96,6 @@ export class PortraitEditor {
   private phraseEmb: Float32Array | null = null;
   private readonly cache = new Map<string, PromptMatch | null>();
   private readonly styleCache = new Map<string, StyleCacheEntry>();
-  private burstSession: Graph | null = null;
   private readonly noMeshDepth = new Float32Array(MESH_DEPTH_RES * MESH_DEPTH_RES);
 
   private constructor(
@@ -131,9 +124,6 @@ export class PortraitEditor {
     const load = (o: ort.InferenceSession.SessionOptions) => staged ? StagedEditor.load(dir, o) : ort.InferenceSession.create(file, o);
     const graph = await load(so);
     const ed = new PortraitEditor(graph, new PromptBank(dir), dir, so);
-    if (opts.burstThreads && opts.burstThreads !== so.intraOpNumThreads) {
-      ed.burstSession = await load({ ...so, intraOpNumThreads: opts.burstThreads });
-    }
     if ((opts.textEncoder ?? true) && TextEncoder384.exists(dir)) {
       ed.encoder = await TextEncoder384.load(dir, 1);
       ed.projSession = await ort.InferenceSession.create(path.join(dir, 'text_proj.onnx'), so);
@@ -144,7 +134,6 @@ export class PortraitEditor {
       const cam = frontalCamera();
       const grey = { image: new Float32Array(3 * EDITOR_SIZE * EDITOR_SIZE).fill(0.5), srcCam: cam, tgtCam: cam, tokens: ed.nullTokens() };
       await ed.edit(grey);
-      if (ed.burstSession) await ed.edit(grey, { burst: true });
     }
     return ed;
   }
@@ -259,11 +248,10 @@ export class PortraitEditor {
   }
 
   /**
-   * `burst`: on the burst session (see PortraitEditorOptions.burstThreads) when there is one.
    * `stop`: asked between stages when the graph runs staged; a run it stops throws
    * SupersededError.
    */
-  async edit(inp: EditInput, opts: { burst?: boolean; stop?: () => boolean } = {}): Promise<EditOutput> {
+  async edit(inp: EditInput, opts: { stop?: () => boolean } = {}): Promise<EditOutput> {
     const n = EDITOR_SIZE;
     if (inp.image.length !== 3 * n * n) throw new Error(`editor image must be 3×${n}×${n}`);
     if (inp.tokens.length !== this.bank.k * this.bank.d) throw new Error('bad token count');
@@ -280,7 +268,7 @@ export class PortraitEditor {
       norm: new ort.Tensor('float32', norm, [1, this.bank.normDim]),
       mesh_depth: new ort.Tensor('float32', mesh, [1, 1, MESH_DEPTH_RES, MESH_DEPTH_RES]),
     };
-    const g = (opts.burst ? this.burstSession : null) ?? this.graph;
+    const g = this.graph;
     const out = g instanceof StagedEditor ? await g.run(feeds, opts.stop) : await g.run(feeds);
     return {
       rgb: out.rgb.data as Float32Array,
@@ -291,7 +279,6 @@ export class PortraitEditor {
 
   async close(): Promise<void> {
     await this.graph.release();
-    await this.burstSession?.release();
     await this.imageSession?.release();
     await this.projSession?.release();
     await this.encoder?.close();

@@ -68,6 +68,10 @@ export interface EditorProcessorOptions extends PortraitEditorOptions {
   pipeline?: boolean;
   /** See OVERLOAD_MS (the default); Infinity tracks every frame whatever it costs. */
   overloadMs?: number;
+  /** Nice value of the pipelined editor thread (see STEADY_EDIT_NICE, the default; 0: as the frame path). */
+  editNice?: number;
+  /** onnxruntime threads of the thread that runs prompt switches (pipeline mode); default max(2, threads). */
+  burstThreads?: number;
 }
 
 export interface EditorTimings {
@@ -187,6 +191,15 @@ const OVERLOAD_MS = 80;
  * e2e, each 150–350 ms there).
  */
 const OVERLOAD_HOLD_MS = 2000;
+/**
+ * The nice value of the editor thread's runs between prompt switches (pipeline mode). They fill
+ * the cores the frame path leaves: a frame never waits behind one, while runs that bring a
+ * switch to the screen (on a thread of their own) keep the frame path's priority. Measured in the
+ * prompts e2e on 2 cores (5 runs each): longest gap at the receiver 300–433 ms at 10 against
+ * 300–567 at 0, the last switch visible 133–225 ms against 208–501, with as many edits (64–81
+ * against 69–84 a run): the frame path's share was the bottleneck, not the editor's.
+ */
+const STEADY_EDIT_NICE = 10;
 /** A failed prompt (say, an adapted style still being trained) is tried again after this. */
 const FAILURE_RETRY_MS = 3000;
 
@@ -237,8 +250,10 @@ export class EditorProcessor implements FrameProcessor {
   /** An editor failure from a pipelined run, thrown by the next frame (which then goes out unedited). */
   private editError: Error | null = null;
   private editsDone = 0;
-  /** The editor session frames are edited on in pipeline mode. */
+  /** The editor thread frames are edited on in pipeline mode (niced: see STEADY_EDIT_NICE). */
   private editThread: EditorThread | null = null;
+  /** The editor thread of runs that bring a prompt switch to the screen (pipeline mode). */
+  private burstThread: EditorThread | null = null;
   /** Novel views: the tracked mesh's depth at the asked view (null until the editor is loaded). */
   private meshDepth: MeshDepth | null = null;
   private readonly meshCrop = new Float32Array(MESH_POINTS * 3);
@@ -271,8 +286,13 @@ export class EditorProcessor implements FrameProcessor {
     // Pipelined frames need the editor off this thread (onnxruntime-node runs on the caller's).
     if (this.opts.pipeline) {
       // Switch runs get both cores: the frame path holds its tracking meanwhile (switchUnderWay).
+      // On a thread of their own, so that one starts while a stale run finishes its stage.
       const burstThreads = this.opts.burstThreads ?? Math.max(2, this.opts.threads ?? 2);
-      this.editThread = await EditorThread.start({ assetsDir: this.editor.assetsDir, threads: this.opts.threads, burstThreads });
+      const assetsDir = this.editor.assetsDir;
+      [this.editThread, this.burstThread] = await Promise.all([
+        EditorThread.start({ assetsDir, threads: this.opts.threads, nice: this.opts.editNice ?? STEADY_EDIT_NICE }),
+        EditorThread.start({ assetsDir, threads: burstThreads }),
+      ]);
     }
     await this.tracker.init();
     await this.matte?.init();
@@ -333,18 +353,24 @@ export class EditorProcessor implements FrameProcessor {
    */
   private adopt(key: string, tok: PromptTokens): void {
     if (!this.opts.pipeline || !this.editThread || this.editError) return;
-    if (this.switchInfo?.key !== key || !this.current || this.current.key === key || !this.styleOnScreen) return;
+    // shownKey, not styleOnScreen: that is false while a frame is being processed, which on a
+    // loaded machine is most of the time, and the switch then waited for the run in progress.
+    if (this.switchInfo?.key !== key || !this.current || this.current.key === key || this.shownKey === null) return;
     this.current = { key, tok };
     this.dropStaleRun();
-    if (!this.job && this.lastJobs) this.startEdits(retoken(this.lastJobs, this.current), this.lastTimings);
+    if ((!this.job || this.jobKey !== key) && this.lastJobs) this.startEdits(retoken(this.lastJobs, this.current), this.lastTimings);
   }
 
   /**
    * The run in progress edits with a prompt no longer current: it stops at its next stage
-   * boundary (staged-editor.ts), and startEdits follows it with a run in the current prompt.
+   * boundary (staged-editor.ts). A run in the current prompt starts beside it, on the burst
+   * thread (adopt, editFaces); the stale one's edit, should it finish, never replaces it.
    */
   private dropStaleRun(): void {
-    if (this.job && this.jobKey !== this.current?.key) this.editThread?.supersede();
+    if (this.job && this.jobKey !== this.current?.key) {
+      this.editThread?.supersede();
+      this.burstThread?.supersede();
+    }
   }
 
   private noteRequest(key: string): void {
@@ -493,7 +519,9 @@ export class EditorProcessor implements FrameProcessor {
       // the newest edit (see `pipeline`). Crops are taken now: the frame's buffer is reused as
       // soon as this call returns.
       // Not from reused faces: their crops are a frame or more old on this frame's pixels.
-      if (!this.job && !untracked && !this.encodingSwitch(t0)) this.startEdits(this.planEdits(frame, faces, tok, s, tm), tm);
+      // A run in a stale prompt is being superseded: this one starts beside it.
+      // Only in the current prompt: adopt() may have moved on while this frame was tracked.
+      if ((!this.job || this.jobKey !== tok.key) && tok.key === this.current?.key && !untracked && !this.encodingSwitch(t0)) this.startEdits(this.planEdits(frame, faces, tok, s, tm), tm);
       if (this.missingEdit(faces)) this.reacquired(faces);
       if (this.missingEdit(faces)) {
         // A face with no edit yet (the first frame, or a face that just appeared): wait for it.
@@ -685,7 +713,10 @@ export class EditorProcessor implements FrameProcessor {
     const sw = this.switchInfo;
     const burst = !!sw && sw.shownAt === null && sw.readyAt !== null && jobs[0]?.key === sw.key;
     for (const j of jobs) {
-      const rgb = await this.editOne({ image: j.image, srcCam: j.srcCam, tgtCam: j.tgtCam, tokens: j.tokens, norm: j.norm, meshDepth: j.meshDepth }, this.editThread, burst);
+      const rgb = await this.editOne({ image: j.image, srcCam: j.srcCam, tgtCam: j.tgtCam, tokens: j.tokens, norm: j.norm, meshDepth: j.meshDepth }, burst ? this.burstThread : this.editThread);
+      // A stale run that finished after the run that replaced it.
+      const cur = this.current?.key;
+      if (cur !== undefined && j.key !== cur && this.results.get(j.faceId)?.key === cur) continue;
       this.results.set(j.faceId, { rgb, novel: j.novel, key: j.key, prompt: j.prompt });
     }
     tm.editor += performance.now() - t;
@@ -696,8 +727,8 @@ export class EditorProcessor implements FrameProcessor {
    * One editor run as an RGB24 EDITOR_SIZE² frame: on `thread` (the editor thread when
    * pipelined, so it never blocks the frame path), else on this thread's session.
    */
-  private async editOne(input: EditInput, thread = this.editThread, burst = false): Promise<Frame> {
-    if (thread) return { width: EDITOR_SIZE, height: EDITOR_SIZE, data: (await thread.edit(input, burst)).rgb, timestampMs: 0 };
+  private async editOne(input: EditInput, thread = this.editThread): Promise<Frame> {
+    if (thread) return { width: EDITOR_SIZE, height: EDITOR_SIZE, data: (await thread.edit(input)).rgb, timestampMs: 0 };
     return chwToFrame((await this.editor!.edit(input)).rgb, EDITOR_SIZE);
   }
 
@@ -793,8 +824,9 @@ export class EditorProcessor implements FrameProcessor {
   }
 
   async close(): Promise<void> {
-    await this.editThread?.close();
+    await Promise.all([this.editThread?.close(), this.burstThread?.close()]);
     this.editThread = null;
+    this.burstThread = null;
     await this.editor?.close();
     this.editor = null;
   }
