@@ -30,6 +30,13 @@ describe('editor processor, pipelined', () => {
   const still = new EditorProcessor({ pipeline: true, overloadMs: Infinity });
   const sync = new EditorProcessor();
   let clip: Frame[] = [];
+  /** A few frames of a still picture in one prompt, at a camera's pace: that prompt is on screen. */
+  const showFor = async (img: Frame, c: ProcessContext) => {
+    for (let i = 0; i < 3; i++) {
+      await still.process(copy(img), c);
+      await sleep(100);
+    }
+  };
   beforeAll(async () => {
     await Promise.all([pipe.init(), still.init(), sync.init()]);
     for await (const f of readVideoFrames(path.join(videoDir, 'talking-d3.mp4'), { maxFrames: 24, size: { width: 640, height: 480 } })) clip.push(copy(f));
@@ -163,10 +170,7 @@ describe('editor processor, pipelined', () => {
   it('while a switch is on its way through the editor, frames reuse the last tracked faces; tracking resumes once it shows', async () => {
     const img = await readImage(path.join(facesDir, 'ffhq-3.png'));
     const a = ctx({ kind: 'preset', id: 'marble' });
-    for (let i = 0; i < 3; i++) {
-      await still.process(copy(img), a);
-      await sleep(100);
-    }
+    await showFor(img, a);
     const b = ctx({ kind: 'preset', id: 'neon' });
     still.prepare(b);
     const readyAt = still.promptSwitch()!.readyAt!;
@@ -191,13 +195,11 @@ describe('editor processor, pipelined', () => {
     await still.process(copy(img), b);
     expect(still.tracker.framesTracked).toBe(before + 1);
   }, SLOW);
+
   it('a switch\'s run starts beside a run in the old prompt still going, and that run\'s edit never replaces it', async () => {
     const img = await readImage(path.join(facesDir, 'ffhq-3.png'));
     const a = ctx({ kind: 'preset', id: 'watercolour' });
-    for (let i = 0; i < 3; i++) {
-      await still.process(copy(img), a);
-      await sleep(100);
-    }
+    await showFor(img, a);
     await sleep(300); // the last run in that prompt is done
     // Runs between switches take 1.5 s longer than they compute: the next one is still going
     // (its edit done, not yet handed over, so superseding it cannot stop it) when B is chosen.
