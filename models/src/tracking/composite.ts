@@ -8,6 +8,9 @@
  * so it is one flat loop over the crop's bounding box with the inverse map stepped
  * incrementally, bilinear taps inlined, and — only when a colour match needs a second pass —
  * scratch buffers that are kept between calls: nothing is allocated per pixel or per frame.
+ * Rounding is `(t + 0.5) | 0` on the clamped, positive value, the same as Math.round there and
+ * about a tenth cheaper over the whole loop (a 640×480 frame's crop with a matte, interleaved
+ * runs: best 8.0–8.3 against 9.0–9.3 ms; same output byte for byte).
  */
 import type { Frame } from '../frame.js';
 import { type CropFrame, cropToFrameTransform } from './alignment.js';
@@ -140,11 +143,11 @@ export function compositeFace(frame: Frame, edited: Frame, crop: CropFrame, opts
         const o = p * 3;
         const k = 1 - w;
         t = w * r + k * d[o];
-        d[o] = t <= 0 ? 0 : t >= 255 ? 255 : Math.round(t);
+        d[o] = t <= 0 ? 0 : t >= 255 ? 255 : (t + 0.5) | 0;
         t = w * g + k * d[o + 1];
-        d[o + 1] = t <= 0 ? 0 : t >= 255 ? 255 : Math.round(t);
+        d[o + 1] = t <= 0 ? 0 : t >= 255 ? 255 : (t + 0.5) | 0;
         t = w * b + k * d[o + 2];
-        d[o + 2] = t <= 0 ? 0 : t >= 255 ? 255 : Math.round(t);
+        d[o + 2] = t <= 0 ? 0 : t >= 255 ? 255 : (t + 0.5) | 0;
       }
       n++;
     }
@@ -175,11 +178,11 @@ export function compositeFace(frame: Frame, edited: Frame, crop: CropFrame, opts
   for (let i = 0; i < n; i++) {
     const w = scratchW[i], k = 1 - w, o = scratchIdx[i] * 3, c = 3 * i;
     let t = w * (scratchCol[c] + s0) + k * d[o];
-    d[o] = t <= 0 ? 0 : t >= 255 ? 255 : Math.round(t);
+    d[o] = t <= 0 ? 0 : t >= 255 ? 255 : (t + 0.5) | 0;
     t = w * (scratchCol[c + 1] + s1) + k * d[o + 1];
-    d[o + 1] = t <= 0 ? 0 : t >= 255 ? 255 : Math.round(t);
+    d[o + 1] = t <= 0 ? 0 : t >= 255 ? 255 : (t + 0.5) | 0;
     t = w * (scratchCol[c + 2] + s2) + k * d[o + 2];
-    d[o + 2] = t <= 0 ? 0 : t >= 255 ? 255 : Math.round(t);
+    d[o + 2] = t <= 0 ? 0 : t >= 255 ? 255 : (t + 0.5) | 0;
   }
   return n;
 }
