@@ -346,25 +346,32 @@ export class EditorProcessor implements FrameProcessor {
 
   /**
    * Pipeline mode: the newest requested prompt's tokens are ready, so the editor takes them up
-   * now rather than when the next frame looks (up to a frame interval later): a run in progress
-   * with the old tokens is followed at once by one with these (see startEdits), and an idle
-   * editor re-runs the last crops. Only while a style is on screen; the first prompt is the
-   * frame path's (it waits for its first edit).
+   * now rather than when the next frame looks (up to a frame interval later). Only while a style
+   * is on screen; the first prompt is the frame path's (it waits for its first edit).
    */
   private adopt(key: string, tok: PromptTokens): void {
-    if (!this.opts.pipeline || !this.editThread || this.editError) return;
-    // shownKey, not styleOnScreen: that is false while a frame is being processed, which on a
-    // loaded machine is most of the time, and the switch then waited for the run in progress.
-    if (this.switchInfo?.key !== key || !this.current || this.current.key === key || this.shownKey === null) return;
+    if (!this.opts.pipeline || this.switchInfo?.key !== key || !this.current || this.current.key === key) return;
+    this.takeUp(key, tok);
+  }
+
+  /**
+   * `key`'s tokens become the frame path's. In pipeline mode with a style on screen, a run in
+   * them starts now on the last crops, beside a stale run (dropStaleRun) rather than after it.
+   * On screen = `shownKey`, not `styleOnScreen`: that is false while a frame is being processed,
+   * which on a loaded machine is most of the time, and the switch then waited for the run in
+   * progress.
+   */
+  private takeUp(key: string, tok: PromptTokens): void {
     this.current = { key, tok };
     this.dropStaleRun();
-    if ((!this.job || this.jobKey !== key) && this.lastJobs) this.startEdits(retoken(this.lastJobs, this.current), this.lastTimings);
+    if (!this.opts.pipeline || !this.editThread || this.editError || this.shownKey === null || !this.lastJobs) return;
+    if (!this.job || this.jobKey !== key) this.startEdits(retoken(this.lastJobs, this.current), this.lastTimings);
   }
 
   /**
    * The run in progress edits with a prompt no longer current: it stops at its next stage
    * boundary (staged-editor.ts). A run in the current prompt starts beside it, on the burst
-   * thread (adopt, editFaces); the stale one's edit, should it finish, never replaces it.
+   * thread (takeUp, editFaces); the stale one's edit, should it finish, never replaces it.
    */
   private dropStaleRun(): void {
     if (this.job && this.jobKey !== this.current?.key) {
@@ -434,7 +441,7 @@ export class EditorProcessor implements FrameProcessor {
   /**
    * Tokens for this frame, with the prompt they belong to: the prompt's when ready, else the
    * previous prompt's (or a reason). The key travels with the tokens because `current` can move
-   * on (adopt) while this frame is still being tracked.
+   * on (prepare → adopt) while this frame is still being tracked.
    */
   private async tokensFor(prompt: Prompt, ctx: ProcessContext): Promise<{ key: string; tok: PromptTokens } | { reason: string }> {
     const key = promptKey(prompt);
@@ -442,9 +449,8 @@ export class EditorProcessor implements FrameProcessor {
     this.noteRequest(key);
     const ready = this.cache.get(key);
     if (ready) {
-      this.current = { key, tok: ready };
-      this.dropStaleRun();
-      return this.current;
+      this.takeUp(key, ready);
+      return this.current!;
     }
     this.request(key, prompt, ctx.reference);
     const failed = this.failure(key);
@@ -670,8 +676,9 @@ export class EditorProcessor implements FrameProcessor {
       .finally(() => {
         if (this.job !== job) return;
         this.job = null;
-        // The prompt changed while this run used the old one: go again on the same crops with
-        // the new tokens now, rather than at the next frame (a switch shows one frame sooner).
+        // The prompt changed while this run used the old one and no run in the new one started
+        // (takeUp starts one at once only with a style on screen): go again on the same crops
+        // with the new tokens now, rather than at the next frame.
         const cur = this.current;
         if (cur && jobs.length > 0 && jobs[0].key !== cur.key && !this.editError && this.editThread) this.startEdits(retoken(jobs, cur), tm);
       });
